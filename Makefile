@@ -1,0 +1,47 @@
+# weekly-playlists: every set-up step lives here (a fresh machine has Python 3.11, pip and Java 17).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+WP_HOME ?= $(CURDIR)/var
+export WP_HOME
+export PATH := $(BIN):$(PATH)
+export PYSPARK_PYTHON := $(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(BIN)/python
+
+# Demo defaults: the week whose playlists are published, and the sample's size.
+DEMO_WEEK ?= 2026-11-23
+DEMO_USERS ?= 3000
+DEMO_TRACKS ?= 6000
+DEMO_WEEKS ?= 4
+
+.PHONY: install demo test test-fast lint dags-check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: install
+	$(BIN)/weekly-playlists demo --week $(DEMO_WEEK) --users $(DEMO_USERS) \
+		--tracks $(DEMO_TRACKS) --weeks $(DEMO_WEEKS)
+
+test: install
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow"
+
+lint: install
+	$(BIN)/ruff check dags jobs schemas tests
+
+dags-check: install
+	$(BIN)/python -m pytest -p no:cacheprovider tests/test_dags.py
+
+clean:
+	rm -rf $(WP_HOME)

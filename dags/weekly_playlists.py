@@ -1,0 +1,99 @@
+"""
+### Weekly playlists
+
+Every Monday 00:00 UTC, turn the week that just ended into Discover Weekly and Release
+Radar for every listener:
+
+validate raw events → ingest → interactions → train ALS → score candidates →
+assemble playlists → validate playlists → publish → announce the `playlists` asset.
+
+A run publishes the Monday that closes its data interval (`jobs.weeks.week_for_run`);
+trigger with `{"week": "YYYY-MM-DD"}` to (re)build a given week. Each Spark job rewrites
+only its week, so re-runs and backfills (`airflow backfill create`) are safe.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, chain, dag, task
+from assets import PLAYLISTS
+
+JOBS = Path(__file__).resolve().parents[1] / "jobs"
+WEEK = "{{ ti.xcom_pull(task_ids='resolve_week') }}"
+
+
+def spark_job(task_id: str, job: str, *extra_args: str, **kwargs) -> SparkSubmitOperator:
+    return SparkSubmitOperator(
+        task_id=task_id,
+        application=str(JOBS / f"{job}.py"),
+        application_args=[*extra_args, "--week", WEEK],
+        name=f"weekly-playlists-{task_id}",
+        driver_memory=os.environ.get("WP_SPARK_DRIVER_MEMORY", "4g"),
+        **kwargs,
+    )
+
+
+@dag(
+    dag_id="weekly_playlists",
+    schedule=CronDataIntervalTimetable("0 0 * * 1", timezone="UTC"),
+    start_date=datetime(2026, 1, 5),
+    catchup=False,
+    max_active_runs=1,
+    tags=["playlists", "spark"],
+    doc_md=__doc__,
+    params={
+        "week": Param(
+            None,
+            type=["null", "string"],
+            description="Monday (YYYY-MM-DD) to build; empty: the run's own week",
+        )
+    },
+    default_args={
+        "conn_id": "spark_default",
+        "retries": int(os.environ.get("WP_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(minutes=5),
+        "execution_timeout": timedelta(hours=3),
+    },
+)
+def weekly_playlists():
+    @task
+    def resolve_week(
+        params=None, data_interval_start=None, data_interval_end=None, logical_date=None
+    ) -> str:
+        from jobs.weeks import week_for_run
+
+        return week_for_run(
+            params.get("week"), data_interval_start, data_interval_end, logical_date
+        ).isoformat()
+
+    @task(outlets=[PLAYLISTS])
+    def announce_playlists(week: str, *, outlet_events=None):
+        from jobs.config import PipelineConfig
+        from jobs.runlog import read_stage_records
+
+        rows = {}
+        for record in read_stage_records(PipelineConfig.load(), date.fromisoformat(week)):
+            if record["stage"] == "publish":
+                rows = record["rows"]
+        yield Metadata(PLAYLISTS, extra={"week": week, **rows})
+
+    week = resolve_week()
+    chain(
+        week,
+        spark_job("validate_raw_events", "validate", "--table", "raw_events"),
+        spark_job("ingest_events", "ingest"),
+        spark_job("build_interactions", "interactions"),
+        spark_job("train_als", "train_als"),
+        spark_job("score_candidates", "candidates"),
+        spark_job("assemble_playlists", "playlists"),
+        spark_job("validate_playlists", "validate", "--table", "playlists"),
+        spark_job("publish_playlists", "publish"),
+        announce_playlists(week),
+    )
+
+
+weekly_playlists()

@@ -1,0 +1,90 @@
+"""`weekly-playlists`: the project's command line.
+
+weekly-playlists generate --week 2026-11-23 --users 3000 --tracks 6000 --weeks 4
+weekly-playlists demo     --week 2026-11-23      # generate, run the DAG, print summary
+weekly-playlists summary  --week 2026-11-23
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from typing import Sequence
+
+from jobs.config import PipelineConfig
+from jobs.weeks import parse_week
+
+
+def _add_sample_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--tracks", type=int, default=6000)
+    parser.add_argument("--weeks", type=int, default=4, help="weeks of events before --week")
+    parser.add_argument("--seed", type=int, default=42)
+
+
+def _generate(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.sample_data import generate
+
+    started = time.perf_counter()
+    counts = generate(config, args.week, args.users, args.tracks, args.weeks, args.seed)
+    print(
+        f"sample data in {config.home} ({time.perf_counter() - started:.1f} s): "
+        + ", ".join(f"{name} {count:,}" for name, count in counts.items())
+    )
+
+
+def _demo(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.local_airflow import airflow_env, init_airflow, run_week
+    from jobs.summary import print_summary
+
+    _generate(args, config)
+    env = airflow_env(config, args.spark_master)
+    started = time.perf_counter()
+    init_airflow(config, env)
+    print(f"airflow home {config.home / 'airflow'} ready ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
+    print(f"running DAG weekly_playlists for week {args.week} (airflow dags test) ...", flush=True)
+    log_file = run_week(config, env, args.week.isoformat())
+    print(f"DAG run finished in {time.perf_counter() - started:.1f} s (log: {log_file})\n")
+    print_summary(config, args.week)
+
+
+def _summary(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.summary import print_summary
+
+    print_summary(config, args.week, args.user)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="weekly-playlists",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", default=None, help="TOML config (default: WP_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write a synthetic sample dataset")
+    generate.add_argument("--week", required=True, type=parse_week)
+    _add_sample_args(generate)
+    generate.set_defaults(run=_generate)
+
+    demo = commands.add_parser("demo", help="sample data + one DAG run + summary")
+    demo.add_argument("--week", required=True, type=parse_week)
+    demo.add_argument("--spark-master", default="local[*]")
+    _add_sample_args(demo)
+    demo.set_defaults(run=_demo)
+
+    summary = commands.add_parser("summary", help="print a published week's summary")
+    summary.add_argument("--week", required=True, type=parse_week)
+    summary.add_argument("--user", default=None, help="listener to show (default: one with both)")
+    summary.set_defaults(run=_summary)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    args.run(args, PipelineConfig.load(args.config))
+
+
+if __name__ == "__main__":
+    main()

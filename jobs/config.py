@@ -1,0 +1,118 @@
+"""The one typed configuration of the pipeline.
+
+Built once per process from an optional TOML file (`--config` or `WP_CONFIG`) and the
+environment; transforms receive it as an argument and never read files or env vars.
+Every location derives from one working folder, `WP_HOME` (default: `./var`), unless the
+file or a `WP_*_DIR` variable points it elsewhere (shared storage on a real cluster).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class AlsConfig:
+    """Implicit-feedback ALS hyper-parameters, shared by both backends."""
+
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 2.0
+    iterations: int = 15
+    seed: int = 42
+    num_threads: int = 0  # 0: all cores the process has
+
+
+@dataclass(frozen=True)
+class InteractionsConfig:
+    """How events become confidence values (see README, "Confidence")."""
+
+    lookback_weeks: int = 8
+    half_life_days: float = 21.0
+    skip_ms: int = 30_000
+    skip_penalty: float = 1.0
+    save_weight: float = 3.0
+    playlist_add_weight: float = 3.0
+
+
+@dataclass(frozen=True)
+class PlaylistConfig:
+    length: int = 30
+    candidates_per_user: int = 300
+    max_tracks_per_artist: int = 2
+    release_radar_days: int = 7
+    scoring_batch_rows: int = 2048
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    home: Path
+    raw_events_dir: Path
+    catalog_dir: Path
+    controls_dir: Path
+    warehouse_dir: Path
+    runs_dir: Path
+    checkpoint_dir: Path
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "4g"
+    shuffle_partitions: int = 8
+    hive_catalog: bool = True
+    seed: int = 42
+    als: AlsConfig = field(default_factory=AlsConfig)
+    interactions: InteractionsConfig = field(default_factory=InteractionsConfig)
+    playlists: PlaylistConfig = field(default_factory=PlaylistConfig)
+
+    @classmethod
+    def load(
+        cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+    ) -> "PipelineConfig":
+        env = os.environ if env is None else env
+        config_file = config_file or env.get("WP_CONFIG")
+        settings: dict[str, Any] = {}
+        if config_file:
+            with open(config_file, "rb") as handle:
+                settings = tomllib.load(handle)
+        home = Path(env.get("WP_HOME") or settings.pop("home", None) or Path.cwd() / "var")
+        home = home.resolve()
+
+        def location(name: str, default: Path) -> Path:
+            chosen = env.get(f"WP_{name.upper()}") or settings.pop(name, None) or default
+            return Path(chosen).resolve()
+
+        config = cls(
+            home=home,
+            raw_events_dir=location("raw_events_dir", home / "raw" / "events"),
+            catalog_dir=location("catalog_dir", home / "catalog"),
+            controls_dir=location("controls_dir", home / "controls"),
+            warehouse_dir=location("warehouse_dir", home / "warehouse"),
+            runs_dir=location("runs_dir", home / "runs"),
+            checkpoint_dir=location("checkpoint_dir", home / "checkpoints"),
+        )
+        nested = {
+            "als": AlsConfig,
+            "interactions": InteractionsConfig,
+            "playlists": PlaylistConfig,
+        }
+        scalars = {}
+        for key, value in settings.items():
+            if key in nested:
+                scalars[key] = _build(nested[key], value, key)
+            elif key in {f.name for f in fields(cls)}:
+                scalars[key] = value
+            else:
+                raise ValueError(f"{config_file}: unknown setting {key!r}")
+        if "WP_SPARK_MASTER" in env:
+            scalars["spark_master"] = env["WP_SPARK_MASTER"]
+        return replace(config, **scalars)
+
+
+def _build(kind: type, values: Mapping[str, Any], section: str):
+    known = {f.name for f in fields(kind)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
+    return kind(**values)

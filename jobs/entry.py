@@ -1,0 +1,33 @@
+"""What every job's `main()` shares: parse `--week`/`--config`, build the session, time the
+stage, stop the session. A job's `main` only reads, calls its transform and writes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import date
+from typing import Callable, Sequence
+
+from pyspark.sql import SparkSession
+
+from jobs.config import PipelineConfig
+from jobs.runlog import stage_record
+from jobs.spark import spark_session
+from jobs.weeks import parse_week
+
+JobBody = Callable[[SparkSession, PipelineConfig, date, dict], None]
+
+
+def run_job(stage: str, argv: Sequence[str] | None, body: JobBody, description: str) -> None:
+    parser = argparse.ArgumentParser(prog=f"jobs/{stage}.py", description=description)
+    parser.add_argument("--week", required=True, type=parse_week, help="Monday, YYYY-MM-DD")
+    parser.add_argument("--config", default=None, help="TOML config file (default: WP_CONFIG)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = PipelineConfig.load(args.config)
+    with stage_record(config, args.week, stage) as record:
+        spark = spark_session(config, f"weekly-playlists-{stage}-{args.week}")
+        try:
+            body(spark, config, args.week, record["rows"])
+        finally:
+            spark.stop()

@@ -1,0 +1,106 @@
+"""Ingest one week of raw events: typed, de-duplicated clean `events` and an
+`events_quarantine` that keeps every rejected row with its reason and source file.
+
+    spark-submit jobs/ingest.py --week 2026-11-23   # reads the 7 days before that Monday
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Sequence
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs.config import PipelineConfig
+from jobs.entry import run_job
+from jobs.tables import (
+    SOURCE_FILE,
+    read_raw_week,
+    table_path,
+    with_schema,
+    write_partitions,
+    write_week,
+)
+from jobs.weeks import week_start
+from schemas import catalog, events
+from schemas import raw_events as raw
+
+log = logging.getLogger(__name__)
+
+
+def parse_events(
+    raw_df: DataFrame, known_tracks: DataFrame, week: date
+) -> tuple[DataFrame, DataFrame]:
+    """Split raw rows into (clean events, quarantined rows with a reason).
+
+    Fields are parsed with `try_cast` (Spark 4 runs in ANSI mode: a plain cast of a bad
+    value would fail the whole job). A row fails on the first rule it breaks."""
+    typed = raw_df.select(
+        *[F.col(field.name).try_cast(field.dataType).alias(field.name) for field in raw.SCHEMA],
+        F.col(SOURCE_FILE),
+    )
+    window_start, window_end = week_start(week - timedelta(days=7)), week_start(week)
+    first_of_id = Window.partitionBy("event_id").orderBy("ts", SOURCE_FILE, "user_id", "track_id")
+    tracks = known_tracks.select(F.col("track_id").alias("_known_track"))
+    checked = (
+        typed.withColumn("_copy", F.row_number().over(first_of_id))
+        .join(tracks, F.col("track_id") == F.col("_known_track"), "left")
+        .withColumn(
+            "reason",
+            F.when(F.col("event_id").isNull(), "missing event_id")
+            .when(F.col("user_id").isNull() | (F.trim("user_id") == ""), "missing user_id")
+            .when(F.col("track_id").isNull() | (F.trim("track_id") == ""), "missing track_id")
+            .when(F.col("ts").isNull(), "missing or unparseable ts")
+            .when(~F.col("event_type").isin(*raw.EVENT_TYPES), "unknown event_type")
+            .when(F.col("ms_played").isNull(), "missing or unparseable ms_played")
+            .when(F.col("ms_played") < 0, "negative ms_played")
+            .when(F.col("ms_played") > raw.MAX_MS_PLAYED, "ms_played over 4 hours")
+            .when(F.col("ts") < F.lit(window_start), "ts before the week")
+            .when(F.col("ts") >= F.lit(window_end), "ts after the week")
+            .when(F.col("_known_track").isNull(), "track_id not in catalog")
+            .when(F.col("_copy") > 1, "duplicate event_id"),
+        )
+    )
+    clean = checked.where(F.col("reason").isNull()).withColumns(
+        {
+            # A play without a skipped flag counts as skipped when it ended within 30 s.
+            "skipped": F.coalesce(
+                F.col("skipped"),
+                (F.col("event_type") == raw.PLAY) & (F.col("ms_played") < 30_000),
+            ),
+            "date": F.to_date("ts"),
+        }
+    )
+    quarantine = checked.where(F.col("reason").isNotNull()).withColumn("week", F.lit(week))
+    return with_schema(clean, events.EVENTS), with_schema(quarantine, events.QUARANTINE)
+
+
+def _ingest(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+    raw_df = read_raw_week(spark, config.raw_events_dir, week)
+    tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+    clean, quarantine = parse_events(raw_df, tracks, week)
+    # Both outputs come from one parse: cache it so the raw files are read once.
+    clean = clean.persist()
+    quarantine = quarantine.persist()
+    write_partitions(clean, table_path(config, "events"), ("date",))
+    write_week(quarantine, table_path(config, "events_quarantine"), week)
+    rows["events"] = clean.count()
+    rows["events_quarantine"] = quarantine.count()
+    if rows["events_quarantine"]:
+        reasons = quarantine.groupBy("reason").count().orderBy(F.desc("count")).collect()
+        log.warning(
+            "quarantined %d rows for week %s: %s",
+            rows["events_quarantine"],
+            week,
+            ", ".join(f"{row['reason']}={row['count']}" for row in reasons),
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run_job("ingest", argv, _ingest, "Ingest a week of raw events into events + quarantine.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Build the week's `interactions` (user, track, confidence) from the clean events of the
+look-back window before the week.
+
+Confidence (README, "Confidence"), per (user, track), each event weighted by time decay
+`d = 0.5 ** (age_days / half_life_days)`:
+
+    positive = sum(d * completion over plays not skipped early)
+             + save_weight * sum(d over saves) + playlist_add_weight * sum(d over adds)
+    negative = skip_penalty * sum(d over plays that ended before skip_ms)
+    confidence = log1p(positive) - log1p(negative)
+
+`completion` is ms_played / duration (capped at 1); log1p gives repeat plays diminishing
+returns. A negative confidence is kept: implicit's ALS reads it as "confident dislike".
+Alpha is applied once, by the model.
+
+    spark-submit jobs/interactions.py --week 2026-11-23
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.config import InteractionsConfig, PipelineConfig
+from jobs.entry import run_job
+from jobs.tables import read_table, table_path, with_schema, write_week
+from jobs.weeks import week_start
+from schemas import catalog, events
+from schemas import interactions as schema
+from schemas import raw_events as raw
+
+SECONDS_PER_DAY = 86_400.0
+
+
+def build_interactions(
+    clean_events: DataFrame, tracks: DataFrame, week: date, config: InteractionsConfig
+) -> DataFrame:
+    window_start = week - timedelta(weeks=config.lookback_weeks)
+    week_moment = F.lit(week_start(week))
+    signals = (
+        clean_events.where((F.col("date") >= F.lit(window_start)) & (F.col("date") < F.lit(week)))
+        .where(F.col("event_type").isin(raw.PLAY, raw.SAVE, raw.PLAYLIST_ADD))
+        .join(tracks.select("track_id", "duration_ms"), "track_id", "left")
+        .withColumns(
+            {
+                "age_days": (week_moment.cast("double") - F.col("ts").cast("double"))
+                / SECONDS_PER_DAY,
+                "is_play": F.col("event_type") == raw.PLAY,
+                "early_skip": (F.col("event_type") == raw.PLAY)
+                & (F.col("ms_played") < config.skip_ms),
+            }
+        )
+        .withColumns(
+            {
+                "decay": F.pow(F.lit(0.5), F.col("age_days") / F.lit(config.half_life_days)),
+                "completion": F.least(
+                    F.lit(1.0),
+                    F.col("ms_played") / F.greatest(F.coalesce("duration_ms", F.lit(1)), F.lit(1)),
+                ),
+            }
+        )
+    )
+    listened = F.col("is_play") & ~F.col("early_skip")
+    weighted = F.col("decay")
+    per_pair = signals.groupBy("user_id", "track_id").agg(
+        F.sum(F.when(listened, weighted * F.col("completion")).otherwise(0.0)).alias("listen"),
+        F.sum(F.when(F.col("event_type") == raw.SAVE, weighted).otherwise(0.0)).alias("saves"),
+        F.sum(F.when(F.col("event_type") == raw.PLAYLIST_ADD, weighted).otherwise(0.0)).alias(
+            "adds"
+        ),
+        F.sum(F.when(F.col("early_skip"), weighted).otherwise(0.0)).alias("skipped"),
+        F.count(F.when(listened, 1)).alias("plays"),
+        F.count(F.when(F.col("early_skip"), 1)).alias("skips"),
+        F.max(F.when(F.col("is_play"), F.col("ts"))).alias("last_played"),
+    )
+    positive = (
+        F.col("listen")
+        + F.lit(config.save_weight) * F.col("saves")
+        + F.lit(config.playlist_add_weight) * F.col("adds")
+    )
+    negative = F.lit(config.skip_penalty) * F.col("skipped")
+    result = (
+        per_pair.withColumn("confidence", F.log1p(positive) - F.log1p(negative))
+        .where(F.col("confidence") != 0.0)
+        .withColumn("week", F.lit(week))
+    )
+    return with_schema(result, schema.SCHEMA)
+
+
+def _build(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+    clean_events = read_table(spark, config, "events", events.EVENTS)
+    tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+    interactions = build_interactions(clean_events, tracks, week, config.interactions)
+    write_week(interactions, table_path(config, "interactions"), week)
+    rows["interactions"] = spark.read.parquet(
+        str(table_path(config, "interactions") / f"week={week}")
+    ).count()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run_job("interactions", argv, _build, "Build the week's user x track confidence table.")
+
+
+if __name__ == "__main__":
+    main()

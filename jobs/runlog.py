@@ -1,0 +1,37 @@
+"""Per-run stage records (rows written, seconds) that the summary and reports read."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+
+from jobs.config import PipelineConfig
+
+
+def run_dir(config: PipelineConfig, week: date) -> Path:
+    return config.runs_dir / f"week={week.isoformat()}"
+
+
+@contextmanager
+def stage_record(config: PipelineConfig, week: date, stage: str) -> Iterator[dict]:
+    """Times the block and writes `{stage, seconds, rows}` to the week's run folder.
+
+    The block fills `record["rows"]` with the row counts it wrote."""
+    record: dict = {"stage": stage, "week": week.isoformat(), "rows": {}, "started": time.time()}
+    started = time.perf_counter()
+    yield record
+    record["seconds"] = round(time.perf_counter() - started, 2)
+    folder = run_dir(config, week) / "stages"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stage}.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def read_stage_records(config: PipelineConfig, week: date) -> list[dict]:
+    folder = run_dir(config, week) / "stages"
+    if not folder.exists():
+        return []
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]

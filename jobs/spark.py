@@ -1,0 +1,43 @@
+"""The one SparkSession factory: every job and the tests build their session here."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from jobs.config import PipelineConfig
+
+
+def spark_session(config: PipelineConfig, app_name: str) -> SparkSession:
+    """A session with UTC everywhere, ANSI on, dynamic partition overwrite and, when
+    `config.hive_catalog`, an embedded Derby metastore kept inside the warehouse folder."""
+    metastore = config.warehouse_dir / "_metastore"
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config(
+            "spark.driver.extraJavaOptions", f"-Duser.timezone=UTC -Dderby.system.home={metastore}"
+        )
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.warehouse.dir", str(config.warehouse_dir))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    # Under spark-submit (PYSPARK_GATEWAY_PORT set) the master and driver memory come from
+    # its command line; setting them here would silently override the Airflow connection.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        builder = builder.master(config.spark_master).config(
+            "spark.driver.memory", config.spark_driver_memory
+        )
+    if config.hive_catalog:
+        builder = builder.config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true",
+        ).enableHiveSupport()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

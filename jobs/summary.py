@@ -1,0 +1,93 @@
+"""A short human summary of a published week, read with plain DuckDB (no Spark)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from jobs.config import PipelineConfig
+from jobs.runlog import read_stage_records
+from jobs.tables import table_path
+from schemas.playlists import DISCOVER_WEEKLY, RELEASE_RADAR
+
+TITLES = {DISCOVER_WEEKLY: "Discover Weekly", RELEASE_RADAR: "Release Radar"}
+
+
+def playlists_query(config: PipelineConfig) -> str:
+    """The published table as DuckDB sees it: hive-partitioned Parquet."""
+    pattern = table_path(config, "playlists") / "*" / "*" / "*.parquet"
+    return f"read_parquet('{pattern}', hive_partitioning=true)"
+
+
+def listener_playlists(config: PipelineConfig, week: date, user_id: str | None = None):
+    """(user_id, rows) for one listener's playlists with track, artist and album names."""
+    import duckdb
+
+    catalog = config.catalog_dir
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW playlists AS SELECT * FROM {playlists_query(config)}")
+    for name in ("tracks", "artists", "albums"):
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{catalog / name}/*.parquet')"
+        )
+    if user_id is None:
+        # The first listener (by id) who got both playlists, so the demo shows both.
+        found = con.execute(
+            "SELECT user_id FROM playlists WHERE week = ? GROUP BY user_id "
+            "HAVING count(DISTINCT playlist_type) = 2 ORDER BY user_id LIMIT 1",
+            [week],
+        ).fetchone()
+        if found is None:
+            found = con.execute(
+                "SELECT min(user_id) FROM playlists WHERE week = ?", [week]
+            ).fetchone()
+        user_id = found[0]
+    rows = con.execute(
+        """
+        SELECT p.playlist_type, p.position, t.name AS track, a.name AS artist,
+               al.release_date, p.source, p.reason, p.score
+        FROM playlists p
+        JOIN tracks t USING (track_id)
+        JOIN artists a ON a.artist_id = t.artist_id
+        JOIN albums al ON al.album_id = t.album_id
+        WHERE p.week = ? AND p.user_id = ?
+        ORDER BY p.playlist_type, p.position
+        """,
+        [week, user_id],
+    ).fetchall()
+    return user_id, rows
+
+
+def playlist_counts(config: PipelineConfig, week: date) -> list[tuple]:
+    import duckdb
+
+    return (
+        duckdb.connect()
+        .execute(
+            "SELECT playlist_type, count(DISTINCT user_id), count(*) "
+            f"FROM {playlists_query(config)} "
+            "WHERE week = ? GROUP BY playlist_type ORDER BY playlist_type",
+            [week],
+        )
+        .fetchall()
+    )
+
+
+def print_summary(config: PipelineConfig, week: date, user_id: str | None = None) -> None:
+    print(f"== weekly-playlists, week {week} ==")
+    print(f"{'stage':<22}{'seconds':>9}  rows written")
+    for record in sorted(read_stage_records(config, week), key=lambda r: r.get("started", 0)):
+        rows = ", ".join(f"{name} {count:,}" for name, count in record["rows"].items())
+        print(f"{record['stage']:<22}{record['seconds']:>9.1f}  {rows}")
+    print()
+    for playlist_type, listeners, rows in playlist_counts(config, week):
+        print(f"{TITLES[playlist_type]}: {rows:,} tracks for {listeners:,} listeners")
+    user_id, rows = listener_playlists(config, week, user_id)
+    for playlist_type in (DISCOVER_WEEKLY, RELEASE_RADAR):
+        tracks = [row for row in rows if row[0] == playlist_type]
+        print(f"\n{TITLES[playlist_type]} for {user_id} ({len(tracks)} tracks)")
+        for _, position, track, artist, released, source, reason, _score in tracks:
+            print(f"  {position:>2}. {track} — {artist}  [{source}] {reason}")
+    print(
+        f'\nQuery it yourself: duckdb -c "SELECT * FROM {playlists_query(config)} '
+        f"WHERE week = '{week}' LIMIT 10\""
+    )

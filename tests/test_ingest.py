@@ -1,0 +1,100 @@
+from datetime import date, datetime, timezone
+
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.ingest import parse_events
+from jobs.tables import SOURCE_FILE, RawInputError, read_raw_week
+from schemas import raw_events as raw
+
+pytestmark = pytest.mark.spark
+
+WEEK = date(2026, 11, 23)  # reads 2026-11-16 .. 2026-11-22
+
+
+def ts(day, hour=12):
+    return datetime(2026, 11, day, hour, tzinfo=timezone.utc)
+
+
+def event(event_id, user="u1", track="t1", when=None, ms=200_000, kind="play", skipped=None):
+    return (event_id, when or ts(17), user, track, ms, "clickrow", "trackdone", skipped,
+            False, "ios", "SE", kind, None)
+
+
+@pytest.fixture
+def parsed(spark):
+    rows = [
+        event("e1"),  # clean
+        event("e2", ms=12_000),  # clean, skipped derived from ms_played
+        event("e3", user=None),
+        event("e4", track="t-unknown"),
+        event("e5", ms=-5),
+        event("e6", ms=5 * 60 * 60 * 1000),
+        event("e7", when=ts(15)),  # Sunday before the week's first day
+        event("e8", when=ts(23, 0)),  # the publish Monday itself is not part of the week
+        event("e9", kind="dance"),
+        event("e1", when=ts(18)),  # a re-delivered e1: duplicate
+        event(None),
+    ]
+    df = spark.createDataFrame(rows, schema=raw.SCHEMA).withColumn(SOURCE_FILE, F.lit("f.parquet"))
+    tracks = spark.createDataFrame([("t1",)], "track_id string")
+    clean, quarantine = parse_events(df, tracks, WEEK)
+    return clean.collect(), {r["event_id"]: r["reason"] for r in quarantine.collect()}, quarantine
+
+
+def test_clean_rows_are_typed_and_dated(parsed):
+    clean, _, _ = parsed
+    by_id = {row["event_id"]: row for row in clean}
+    assert sorted(by_id) == ["e1", "e2"]
+    assert by_id["e1"]["ts"] == datetime(2026, 11, 17, 12)  # first delivery kept
+    assert by_id["e1"]["date"] == date(2026, 11, 17)
+    assert (by_id["e1"]["skipped"], by_id["e2"]["skipped"]) == (False, True)
+
+
+def test_every_bad_row_is_quarantined_with_its_reason(parsed):
+    _, reasons, _ = parsed
+    assert reasons == {
+        "e3": "missing user_id",
+        "e4": "track_id not in catalog",
+        "e5": "negative ms_played",
+        "e6": "ms_played over 4 hours",
+        "e7": "ts before the week",
+        "e8": "ts after the week",
+        "e9": "unknown event_type",
+        "e1": "duplicate event_id",
+        None: "missing event_id",
+    }
+
+
+def test_quarantine_keeps_source_file_and_week(parsed):
+    _, _, quarantine = parsed
+    assert {(r["source_file"], r["week"]) for r in quarantine.collect()} == {("f.parquet", WEEK)}
+
+
+def test_unparseable_field_is_quarantined_not_a_crash(spark):
+    # Spark 4 runs ANSI: a plain cast of "abc" would fail the whole job.
+    df = spark.createDataFrame(
+        [("e1", "2026-11-17 10:00:00", "u1", "t1", "abc", "play", "f")],
+        "event_id string, ts string, user_id string, track_id string, ms_played string, "
+        "event_type string, source_file string",
+    )
+    for field in raw.SCHEMA.fields:
+        if field.name not in df.columns:
+            df = df.withColumn(field.name, F.lit(None).cast(field.dataType))
+    clean, quarantine = parse_events(df, spark.createDataFrame([("t1",)], "track_id string"), WEEK)
+    assert clean.count() == 0
+    assert [r["reason"] for r in quarantine.collect()] == ["missing or unparseable ms_played"]
+
+
+def test_missing_raw_folder_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(RawInputError, match="no raw events for week 2026-11-23"):
+        read_raw_week(spark, tmp_path, WEEK)
+
+
+def test_missing_column_is_named(spark, tmp_path):
+    folder = tmp_path / "date=2026-11-17"
+    spark.createDataFrame([("e1", "u1")], "event_id string, user_id string").write.parquet(
+        str(folder)
+    )
+    with pytest.raises(RawInputError, match="lack column.*track_id"):
+        read_raw_week(spark, tmp_path, WEEK)

@@ -1,0 +1,55 @@
+import math
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from jobs.config import InteractionsConfig
+from jobs.interactions import build_interactions
+from schemas import events
+
+pytestmark = pytest.mark.spark
+
+WEEK = date(2026, 11, 23)
+CONFIG = InteractionsConfig(lookback_weeks=2, half_life_days=7.0, skip_ms=30_000,
+                            skip_penalty=1.0, save_weight=3.0, playlist_add_weight=3.0)
+
+
+def clean_event(n, user, track, days_before_week, ms=180_000, kind="play"):
+    ts = datetime(2026, 11, 23, tzinfo=timezone.utc) - timedelta(days=days_before_week)
+    return (f"e{n}", ts, user, track, ms, None, None, ms < 30_000, False, None, None, kind,
+            None, ts.date())
+
+
+@pytest.fixture
+def confidences(spark):
+    rows = [
+        clean_event(1, "u1", "full", 7),  # one complete play a half-life ago -> log1p(0.5)
+        clean_event(2, "u1", "half", 0.0001, ms=90_000),  # half a 180 s track, just now
+        clean_event(3, "u1", "skipped", 7, ms=5_000),  # early skip only -> negative
+        clean_event(4, "u1", "saved", 14, ms=0, kind="save"),  # save two half-lives ago
+        clean_event(5, "u2", "full", 21),  # outside the 2-week look-back
+        clean_event(6, "u2", "full", -1),  # in the publish week itself: not yet history
+        clean_event(7, "u2", "hidden", 3, ms=0, kind="hide"),  # not a taste signal here
+    ]
+    events_df = spark.createDataFrame(rows, schema=events.EVENTS)
+    tracks = spark.createDataFrame(
+        [(t, 180_000) for t in ("full", "half", "skipped", "saved", "hidden")],
+        "track_id string, duration_ms int",
+    )
+    result = build_interactions(events_df, tracks, WEEK, CONFIG).collect()
+    return {(r["user_id"], r["track_id"]): r for r in result}
+
+
+def test_confidence_follows_the_documented_formula(confidences):
+    assert set(confidences) == {("u1", "full"), ("u1", "half"), ("u1", "skipped"),
+                                ("u1", "saved")}
+    assert confidences[("u1", "full")]["confidence"] == pytest.approx(math.log1p(0.5))
+    assert confidences[("u1", "half")]["confidence"] == pytest.approx(math.log1p(0.5), rel=1e-3)
+    assert confidences[("u1", "skipped")]["confidence"] == pytest.approx(-math.log1p(0.5))
+    assert confidences[("u1", "saved")]["confidence"] == pytest.approx(math.log1p(3 * 0.25))
+
+
+def test_counts_and_week(confidences):
+    full, skipped = confidences[("u1", "full")], confidences[("u1", "skipped")]
+    assert (full["plays"], full["skips"], skipped["plays"], skipped["skips"]) == (1, 0, 0, 1)
+    assert full["week"] == WEEK

@@ -1,0 +1,49 @@
+from datetime import date, datetime, timezone
+
+import pytest
+
+from jobs.weeks import days_before, parse_week, week_for_run
+
+UTC = timezone.utc
+
+
+def test_parse_week_accepts_a_monday():
+    assert parse_week("2026-11-23") == date(2026, 11, 23)
+
+
+@pytest.mark.parametrize("text", ["2026-11-24", "23/11/2026", "", "next week"])
+def test_parse_week_rejects_anything_but_an_iso_monday(text):
+    with pytest.raises(ValueError, match="week must be"):
+        parse_week(text)
+
+
+def test_explicit_week_param_wins():
+    start = datetime(2026, 11, 16, tzinfo=UTC)
+    assert week_for_run("2026-01-05", start, start, start) == date(2026, 1, 5)
+
+
+def test_weekly_data_interval_publishes_the_monday_that_closes_it():
+    # CronDataIntervalTimetable("0 0 * * 1"): interval [Mon 16th, Mon 23rd), runs on the 23rd.
+    start, end = datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    assert week_for_run(None, start, end, start) == date(2026, 11, 23)
+
+
+def test_zero_width_interval_uses_the_monday_of_the_logical_date():
+    # Bare cron / manual run / `dags test 2026-11-25`: interval is a point in time.
+    moment = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
+    assert week_for_run(None, moment, moment, moment) == date(2026, 11, 23)
+
+
+def test_manual_run_without_logical_date_uses_interval_end():
+    moment = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    assert week_for_run(None, None, moment, None) == date(2026, 11, 23)
+
+
+def test_run_without_any_date_is_an_error():
+    with pytest.raises(ValueError, match="neither"):
+        week_for_run(None, None, None, None)
+
+
+def test_days_before_are_the_seven_days_ending_sunday():
+    days = days_before(date(2026, 11, 23), 7)
+    assert days[0] == date(2026, 11, 16) and days[-1] == date(2026, 11, 22) and len(days) == 7
