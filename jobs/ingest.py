@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from typing import Sequence
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -17,7 +17,8 @@ from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.tables import (
     SOURCE_FILE,
-    read_raw_week,
+    ingest_days,
+    read_raw_days,
     table_path,
     with_schema,
     write_partitions,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def parse_events(
-    raw_df: DataFrame, known_tracks: DataFrame, week: date
+    raw_df: DataFrame, known_tracks: DataFrame, first_day: date, week: date
 ) -> tuple[DataFrame, DataFrame]:
     """Split raw rows into (clean events, quarantined rows with a reason).
 
@@ -41,7 +42,7 @@ def parse_events(
         *[F.col(field.name).try_cast(field.dataType).alias(field.name) for field in raw.SCHEMA],
         F.col(SOURCE_FILE),
     )
-    window_start, window_end = week_start(week - timedelta(days=7)), week_start(week)
+    window_start, window_end = week_start(first_day), week_start(week)
     first_of_id = Window.partitionBy("event_id").orderBy("ts", SOURCE_FILE, "user_id", "track_id")
     tracks = known_tracks.select(F.col("track_id").alias("_known_track"))
     checked = (
@@ -57,7 +58,7 @@ def parse_events(
             .when(F.col("ms_played").isNull(), "missing or unparseable ms_played")
             .when(F.col("ms_played") < 0, "negative ms_played")
             .when(F.col("ms_played") > raw.MAX_MS_PLAYED, "ms_played over 4 hours")
-            .when(F.col("ts") < F.lit(window_start), "ts before the week")
+            .when(F.col("ts") < F.lit(window_start), "ts before the ingested days")
             .when(F.col("ts") >= F.lit(window_end), "ts after the week")
             .when(F.col("_known_track").isNull(), "track_id not in catalog")
             .when(F.col("_copy") > 1, "duplicate event_id"),
@@ -78,9 +79,12 @@ def parse_events(
 
 
 def _ingest(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
-    raw_df = read_raw_week(spark, config.raw_events_dir, week)
+    days = ingest_days(config, week)
+    if len(days) > 7:
+        log.info("catching up %d never-ingested days from %s", len(days) - 7, days[0])
+    raw_df = read_raw_days(spark, config.raw_events_dir, days)
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
-    clean, quarantine = parse_events(raw_df, tracks, week)
+    clean, quarantine = parse_events(raw_df, tracks, days[0], week)
     # Both outputs come from one parse: cache it so the raw files are read once.
     clean = clean.persist()
     quarantine = quarantine.persist()

@@ -122,13 +122,15 @@ def build_release_radar(
             "reason": F.when(
                 F.col("follows"),
                 F.format_string(
-                    "New from %s, released %s: you follow them", "artist_name", "release_date"
+                    "New from %s, released %s: you follow them",
+                    "artist_name",
+                    F.col("release_date").cast("string"),
                 ),
             ).otherwise(
                 F.format_string(
-                    "New from %s, released %s: you played them %d times",
+                    "New from %s, released %s: you played their tracks %d time(s)",
                     "artist_name",
-                    "release_date",
+                    F.col("release_date").cast("string"),
                     "artist_plays",
                 )
             ),

@@ -74,23 +74,37 @@ class RawInputError(ValueError):
     """The raw input cannot be ingested at all (missing folder, missing columns)."""
 
 
-def raw_day_paths(raw_dir: Path, week: date) -> list[Path]:
-    return [raw_dir / f"{raw.PARTITION_COLUMN}={day.isoformat()}" for day in days_before(week, 7)]
+def raw_day_path(raw_dir: Path, day: date) -> Path:
+    return raw_dir / f"{raw.PARTITION_COLUMN}={day.isoformat()}"
 
 
-def read_raw_week(spark: SparkSession, raw_dir: Path, week: date) -> DataFrame:
-    """The week's raw rows as they are (types untouched), with the file each came from."""
-    paths = [path for path in raw_day_paths(raw_dir, week) if path.exists()]
+def ingest_days(config: PipelineConfig, week: date) -> list[date]:
+    """The days a week's ingest reads: its own seven, plus any earlier day of the look-back
+    window that has raw files but was never ingested (a first run on existing history)."""
+    lookback = days_before(week, 7 * config.interactions.lookback_weeks)
+    events = table_path(config, "events")
+    catch_up = [
+        day
+        for day in lookback[:-7]
+        if raw_day_path(config.raw_events_dir, day).exists()
+        and not (events / f"date={day.isoformat()}").exists()
+    ]
+    return catch_up + lookback[-7:]
+
+
+def read_raw_days(spark: SparkSession, raw_dir: Path, days: list[date]) -> DataFrame:
+    """The raw rows of `days` as they are (types untouched), with the file each came from."""
+    paths = [raw_day_path(raw_dir, day) for day in days if raw_day_path(raw_dir, day).exists()]
     if not paths:
         raise RawInputError(
-            f"no raw events for week {week}: expected folders like "
-            f"{raw_day_paths(raw_dir, week)[0]} under {raw_dir}"
+            f"no raw events for {days[0]}..{days[-1]}: expected folders like "
+            f"{raw_day_path(raw_dir, days[-1])} under {raw_dir}"
         )
     df = spark.read.option("mergeSchema", "true").parquet(*[str(path) for path in paths])
     missing = [field.name for field in raw.SCHEMA.fields if field.name not in df.columns]
     if missing:
         raise RawInputError(
-            f"raw events under {raw_dir} for week {week} lack column(s) {', '.join(missing)}; "
-            f"found {', '.join(df.columns)}"
+            f"raw events under {raw_dir} for {days[0]}..{days[-1]} lack column(s) "
+            f"{', '.join(missing)}; found {', '.join(df.columns)}"
         )
     return df.withColumn(SOURCE_FILE, F.input_file_name())

@@ -20,7 +20,7 @@ from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.quality import validate
 from jobs.runlog import run_dir
-from jobs.tables import read_parquet, read_raw_week, staging_path
+from jobs.tables import ingest_days, read_parquet, read_raw_days, staging_path
 from schemas import playlists, raw_events
 
 
@@ -34,7 +34,9 @@ def _staged_playlists(spark: SparkSession, config: PipelineConfig, week: date) -
 # table -> (reads the week's data, builds the suite, per-run suite parameters)
 CHECKS: dict[str, tuple[Callable, Callable, Callable[[PipelineConfig], dict]]] = {
     "raw_events": (
-        lambda spark, config, week: read_raw_week(spark, config.raw_events_dir, week),
+        lambda spark, config, week: read_raw_days(
+            spark, config.raw_events_dir, ingest_days(config, week)
+        ),
         raw_events.suite,
         lambda config: {"min_rows": 1},
     ),

@@ -29,8 +29,12 @@ def test_scores_by_dot_product_without_played_tracks(spark):
         schema=model.USER_FACTORS,
     )
     tracks = spark.createDataFrame(
-        [("t1", [3.0, 0.0], WEEK), ("t2", [2.0, 0.0], WEEK), ("t3", [1.0, 0.0], WEEK),
-         ("t4", [0.0, 5.0], WEEK)],
+        [
+            ("t1", [3.0, 0.0], WEEK),
+            ("t2", [2.0, 0.0], WEEK),
+            ("t3", [1.0, 0.0], WEEK),
+            ("t4", [0.0, 5.0], WEEK),
+        ],
         schema=model.TRACK_FACTORS,
     )
     # u1 played t1; u3 played everything but t3.

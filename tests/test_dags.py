@@ -62,4 +62,6 @@ def test_spark_jobs_exist_and_take_the_resolved_week(dagbag):
         if task.task_type == "SparkSubmitOperator":
             assert Path(task.application).exists(), task.application
             assert task.application_args[-2:] == [
-                "--week", "{{ ti.xcom_pull(task_ids='resolve_week') }}"]
+                "--week",
+                "{{ ti.xcom_pull(task_ids='resolve_week') }}",
+            ]

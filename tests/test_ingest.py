@@ -1,10 +1,10 @@
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from pyspark.sql import functions as F
 
 from jobs.ingest import parse_events
-from jobs.tables import SOURCE_FILE, RawInputError, read_raw_week
+from jobs.tables import SOURCE_FILE, RawInputError, ingest_days, read_raw_days
 from schemas import raw_events as raw
 
 pytestmark = pytest.mark.spark
@@ -17,8 +17,21 @@ def ts(day, hour=12):
 
 
 def event(event_id, user="u1", track="t1", when=None, ms=200_000, kind="play", skipped=None):
-    return (event_id, when or ts(17), user, track, ms, "clickrow", "trackdone", skipped,
-            False, "ios", "SE", kind, None)
+    return (
+        event_id,
+        when or ts(17),
+        user,
+        track,
+        ms,
+        "clickrow",
+        "trackdone",
+        skipped,
+        False,
+        "ios",
+        "SE",
+        kind,
+        None,
+    )
 
 
 @pytest.fixture
@@ -38,7 +51,7 @@ def parsed(spark):
     ]
     df = spark.createDataFrame(rows, schema=raw.SCHEMA).withColumn(SOURCE_FILE, F.lit("f.parquet"))
     tracks = spark.createDataFrame([("t1",)], "track_id string")
-    clean, quarantine = parse_events(df, tracks, WEEK)
+    clean, quarantine = parse_events(df, tracks, date(2026, 11, 16), WEEK)
     return clean.collect(), {r["event_id"]: r["reason"] for r in quarantine.collect()}, quarantine
 
 
@@ -58,7 +71,7 @@ def test_every_bad_row_is_quarantined_with_its_reason(parsed):
         "e4": "track_id not in catalog",
         "e5": "negative ms_played",
         "e6": "ms_played over 4 hours",
-        "e7": "ts before the week",
+        "e7": "ts before the ingested days",
         "e8": "ts after the week",
         "e9": "unknown event_type",
         "e1": "duplicate event_id",
@@ -81,14 +94,16 @@ def test_unparseable_field_is_quarantined_not_a_crash(spark):
     for field in raw.SCHEMA.fields:
         if field.name not in df.columns:
             df = df.withColumn(field.name, F.lit(None).cast(field.dataType))
-    clean, quarantine = parse_events(df, spark.createDataFrame([("t1",)], "track_id string"), WEEK)
+    clean, quarantine = parse_events(
+        df, spark.createDataFrame([("t1",)], "track_id string"), date(2026, 11, 16), WEEK
+    )
     assert clean.count() == 0
     assert [r["reason"] for r in quarantine.collect()] == ["missing or unparseable ms_played"]
 
 
 def test_missing_raw_folder_is_a_clear_error(spark, tmp_path):
-    with pytest.raises(RawInputError, match="no raw events for week 2026-11-23"):
-        read_raw_week(spark, tmp_path, WEEK)
+    with pytest.raises(RawInputError, match="no raw events for 2026-11-16..2026-11-22"):
+        read_raw_days(spark, tmp_path, [date(2026, 11, 16), date(2026, 11, 22)])
 
 
 def test_missing_column_is_named(spark, tmp_path):
@@ -97,4 +112,16 @@ def test_missing_column_is_named(spark, tmp_path):
         str(folder)
     )
     with pytest.raises(RawInputError, match="lack column.*track_id"):
-        read_raw_week(spark, tmp_path, WEEK)
+        read_raw_days(spark, tmp_path, [date(2026, 11, 17)])
+
+
+def test_ingest_catches_up_on_never_ingested_history(tmp_path):
+    from jobs.config import PipelineConfig
+
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    for day in ("2026-11-01", "2026-11-09", "2026-11-10"):
+        (config.raw_events_dir / f"date={day}").mkdir(parents=True)
+    (config.warehouse_dir / "events" / "date=2026-11-09").mkdir(parents=True)  # done before
+    days = ingest_days(config, WEEK)
+    assert days[:2] == [date(2026, 11, 1), date(2026, 11, 10)]
+    assert days[2:] == [date(2026, 11, 16) + timedelta(days=n) for n in range(7)]

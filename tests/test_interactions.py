@@ -10,14 +10,34 @@ from schemas import events
 pytestmark = pytest.mark.spark
 
 WEEK = date(2026, 11, 23)
-CONFIG = InteractionsConfig(lookback_weeks=2, half_life_days=7.0, skip_ms=30_000,
-                            skip_penalty=1.0, save_weight=3.0, playlist_add_weight=3.0)
+CONFIG = InteractionsConfig(
+    lookback_weeks=2,
+    half_life_days=7.0,
+    skip_ms=30_000,
+    skip_penalty=1.0,
+    save_weight=3.0,
+    playlist_add_weight=3.0,
+)
 
 
 def clean_event(n, user, track, days_before_week, ms=180_000, kind="play"):
     ts = datetime(2026, 11, 23, tzinfo=timezone.utc) - timedelta(days=days_before_week)
-    return (f"e{n}", ts, user, track, ms, None, None, ms < 30_000, False, None, None, kind,
-            None, ts.date())
+    return (
+        f"e{n}",
+        ts,
+        user,
+        track,
+        ms,
+        None,
+        None,
+        ms < 30_000,
+        False,
+        None,
+        None,
+        kind,
+        None,
+        ts.date(),
+    )
 
 
 @pytest.fixture
@@ -41,8 +61,7 @@ def confidences(spark):
 
 
 def test_confidence_follows_the_documented_formula(confidences):
-    assert set(confidences) == {("u1", "full"), ("u1", "half"), ("u1", "skipped"),
-                                ("u1", "saved")}
+    assert set(confidences) == {("u1", "full"), ("u1", "half"), ("u1", "skipped"), ("u1", "saved")}
     assert confidences[("u1", "full")]["confidence"] == pytest.approx(math.log1p(0.5))
     assert confidences[("u1", "half")]["confidence"] == pytest.approx(math.log1p(0.5), rel=1e-3)
     assert confidences[("u1", "skipped")]["confidence"] == pytest.approx(-math.log1p(0.5))

@@ -17,9 +17,7 @@ def test_rows_are_users_with_sorted_ids_and_values_in_place():
     assert list(user_items.user_ids) == ["u1", "u2", "u3"]
     assert list(user_items.track_ids) == ["t1", "t2", "t3"]
     assert type(user_items.matrix) is csr_matrix and user_items.matrix.has_sorted_indices
-    np.testing.assert_array_equal(
-        user_items.matrix.toarray(), [[0, 2, 0], [1, 0, 3], [-1, 0, 0]]
-    )
+    np.testing.assert_array_equal(user_items.matrix.toarray(), [[0, 2, 0], [1, 0, 3], [-1, 0, 0]])
 
 
 def test_given_track_order_is_kept_and_unknown_tracks_dropped():

@@ -11,8 +11,9 @@ from schemas import interactions as interactions_schema
 pytestmark = pytest.mark.spark
 
 WEEK = date(2026, 11, 23)
-CONFIG = PlaylistConfig(length=3, candidates_per_user=10, max_tracks_per_artist=2,
-                        release_radar_days=7)
+CONFIG = PlaylistConfig(
+    length=3, candidates_per_user=10, max_tracks_per_artist=2, release_radar_days=7
+)
 
 
 @pytest.fixture
@@ -49,15 +50,21 @@ def catalog_frames(spark):
 def test_discover_weekly_caps_artists_and_length(spark, catalog_frames):
     tracks, _, artists = catalog_frames
     candidates = spark.createDataFrame(
-        [("u1", t, s, i + 1, "als", WEEK)
-         for i, (t, s) in enumerate([("t1", 0.9), ("t2", 0.8), ("t3", 0.7), ("m1", 0.6),
-                                     ("m2", 0.5)])],
+        [
+            ("u1", t, s, i + 1, "als", WEEK)
+            for i, (t, s) in enumerate(
+                [("t1", 0.9), ("t2", 0.8), ("t3", 0.7), ("m1", 0.6), ("m2", 0.5)]
+            )
+        ],
         schema=candidates_schema.SCHEMA,
     )
     rows = build_discover_weekly(candidates, tracks, artists, "v1", WEEK, CONFIG).collect()
     # t3 is a third a1 track (cap 2); m2 is past the length of 3.
     assert [(r["position"], r["track_id"]) for r in sorted(rows, key=lambda r: r["position"])] == [
-        (1, "t1"), (2, "t2"), (3, "m1")]
+        (1, "t1"),
+        (2, "t2"),
+        (3, "m1"),
+    ]
     assert {r["playlist_type"] for r in rows} == {"discover_weekly"}
     assert rows[0]["reason"].endswith("Ada") or "Ada" in rows[0]["reason"]
 
@@ -69,13 +76,16 @@ def test_release_radar_takes_new_releases_of_followed_and_played_artists(spark, 
         schema=interactions_schema.SCHEMA,
     )
     follows = spark.createDataFrame(
-        [("u2", "a1", datetime(2026, 1, 1, tzinfo=timezone.utc)),
-         ("u2", "a3", datetime(2026, 1, 1, tzinfo=timezone.utc))],
+        [
+            ("u2", "a1", datetime(2026, 1, 1, tzinfo=timezone.utc)),
+            ("u2", "a3", datetime(2026, 1, 1, tzinfo=timezone.utc)),
+        ],
         schema=controls.FOLLOWS,
     )
     played = spark.createDataFrame([("u2", "m1")], "user_id string, track_id string")
-    rows = build_release_radar(interactions, follows, played, tracks, albums, artists, "v1",
-                               WEEK, CONFIG).collect()
+    rows = build_release_radar(
+        interactions, follows, played, tracks, albums, artists, "v1", WEEK, CONFIG
+    ).collect()
     got = {(r["user_id"], r["track_id"]): (r["position"], r["source"]) for r in rows}
     assert got == {
         # u1 played a1: both new a1 tracks, the more popular first.

@@ -31,8 +31,9 @@ def test_nothing_staged_keeps_the_published_week(tmp_path):
     make_week(table, "old")
     with pytest.raises(MissingTable, match="nothing staged"):
         swap_in_week(staging, table, WEEK)
-    assert (table / "week=2026-11-23" / "playlist_type=discover_weekly" / "part-0.parquet"
-            ).read_text() == "old"
+    assert (
+        table / "week=2026-11-23" / "playlist_type=discover_weekly" / "part-0.parquet"
+    ).read_text() == "old"
 
 
 def test_an_interrupted_swap_is_repaired(tmp_path):

@@ -10,8 +10,7 @@ from jobs.config import AlsConfig
 from jobs.matrix import UserItems, to_user_items
 from jobs.train_als import ModelFitError, factors_table, model_version, train_als
 
-CONFIG = AlsConfig(factors=4, regularization=1.0, alpha=10.0, iterations=15, seed=7,
-                   num_threads=1)
+CONFIG = AlsConfig(factors=4, regularization=1.0, alpha=10.0, iterations=15, seed=7, num_threads=1)
 
 
 def two_taste_groups(users=40, tracks=24):
@@ -26,7 +25,10 @@ def two_taste_groups(users=40, tracks=24):
                 rows.append(user)
                 cols.append(track)
     matrix = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(users, tracks))
-    ids = np.array([f"u{i:02d}" for i in range(users)]), np.array([f"t{i:02d}" for i in range(tracks)])
+    ids = (
+        np.array([f"u{i:02d}" for i in range(users)]),
+        np.array([f"t{i:02d}" for i in range(tracks)]),
+    )
     return UserItems(matrix, *ids), withheld
 
 
@@ -52,8 +54,9 @@ def test_same_seed_same_factors():
 
 
 def test_nan_factors_fail_the_fit():
-    table = pa.table({"user_id": ["a", "b"], "track_id": ["x", "y"],
-                      "confidence": [float("nan"), 1.0]})
+    table = pa.table(
+        {"user_id": ["a", "b"], "track_id": ["x", "y"], "confidence": [float("nan"), 1.0]}
+    )
     with pytest.raises(ModelFitError, match="NaN"):
         train_als(to_user_items(table), CONFIG)
 

@@ -1,0 +1,213 @@
+"""The GX suites of `schemas.raw_events` and `schemas.playlists`, run through `jobs.quality`.
+
+Each validate call costs a few Spark jobs per expectation, so every fixture is tiny and every
+call checks as much as it can (outcome, message and result JSON together).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql.types import StructField, StructType
+
+from jobs.quality import ValidationFailed, validate
+from schemas import playlists, raw_events
+
+pytestmark = pytest.mark.spark
+
+WEEK = dt.date(2024, 6, 3)
+GENERATED_AT = dt.datetime(2024, 6, 2, 23, 0)
+MAX_LENGTH = 3
+RAW_ROWS = 100
+MIN_RAW_ROWS = 50
+
+
+def _nullable(schema: StructType) -> StructType:
+    """The schema with every field nullable, so that Spark lets bad fixtures through to GX."""
+    return StructType([StructField(f.name, f.dataType, nullable=True) for f in schema.fields])
+
+
+def _frame(spark, rows: list[dict], schema: StructType):
+    return spark.createDataFrame(
+        [tuple(row[name] for name in schema.fieldNames()) for row in rows],
+        schema=_nullable(schema),
+    )
+
+
+def _playlist_rows() -> list[dict]:
+    """Two users, both playlist types, positions 1..MAX_LENGTH: a valid week."""
+    rows = []
+    for user in ("u1", "u2"):
+        for playlist_type, source in zip(playlists.PLAYLIST_TYPES, playlists.SOURCES):
+            for position in range(1, MAX_LENGTH + 1):
+                rows.append(
+                    {
+                        "user_id": user,
+                        "position": position,
+                        "track_id": f"t{position}",
+                        "artist_id": f"a{position}",
+                        "score": 1.0 / position,
+                        "source": source,
+                        "reason": "because you listened to a1",
+                        "model_version": "als-test",
+                        "generated_at": GENERATED_AT,
+                        "week": WEEK,
+                        "playlist_type": playlist_type,
+                    }
+                )
+    return rows
+
+
+def _raw_rows() -> list[dict]:
+    """RAW_ROWS plays, one of them of an unknown type: the 1% of junk raw data may carry."""
+    start = dt.datetime(2024, 6, 1)
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "ts": start + dt.timedelta(minutes=i),
+            "user_id": f"u{i % 7}",
+            "track_id": f"t{i % 13}",
+            "ms_played": 1000 * i,
+            "reason_start": "trackdone",
+            "reason_end": "trackdone",
+            "skipped": False,
+            "shuffle": False,
+            "platform": "android",
+            "conn_country": "SE",
+            "event_type": raw_events.PLAY,
+            "context": None,
+        }
+        for i in range(RAW_ROWS)
+    ]
+    rows[0]["event_type"] = "glitch"
+    return rows
+
+
+def _raw_frame(spark, rows: list[dict] | None = None):
+    return _frame(spark, _raw_rows() if rows is None else rows, raw_events.SCHEMA)
+
+
+def _set(rows: list[dict], index: int, **changes) -> list[dict]:
+    rows[index] = {**rows[index], **changes}
+    return rows
+
+
+def test_good_playlists_pass_and_write_results(spark, tmp_path):
+    df = _frame(spark, _playlist_rows(), playlists.SCHEMA)
+
+    summary = validate(df, playlists.suite(), {"max_length": MAX_LENGTH}, results_dir=tmp_path)
+
+    assert summary.success and summary.failed == []
+    assert summary.suite_name == "playlists"
+    assert summary.evaluated == len(playlists.suite().expectations)
+    written = json.loads((tmp_path / "playlists.json").read_text())
+    assert written["success"] is True
+    assert len(written["results"]) == summary.evaluated
+
+
+@pytest.mark.parametrize(
+    ("break_rows", "named"),
+    [
+        pytest.param(
+            lambda rows: _set(rows, 1, track_id=rows[0]["track_id"]),
+            ["expect_compound_columns_to_be_unique", "'track_id'"],
+            id="duplicate-track-in-playlist",
+        ),
+        pytest.param(
+            lambda rows: _set(rows, 0, position=0),
+            ["expect_column_values_to_be_between on position", "[0]"],
+            id="position-zero",
+        ),
+        pytest.param(
+            lambda rows: _set(rows, MAX_LENGTH - 1, position=MAX_LENGTH + 1),
+            ["expect_column_values_to_be_between on position", f"[{MAX_LENGTH + 1}]"],
+            id="position-over-max-length",
+        ),
+        pytest.param(
+            lambda rows: _set(rows, 0, playlist_type="daily_mix"),
+            ["expect_column_values_to_be_in_set on playlist_type", "'daily_mix'"],
+            id="unknown-playlist-type",
+        ),
+        pytest.param(
+            lambda rows: _set(rows, 0, user_id=None),
+            ["expect_column_values_to_not_be_null on user_id"],
+            id="null-user-id",
+        ),
+    ],
+)
+def test_broken_playlists_fail_naming_the_cause(spark, tmp_path, break_rows, named):
+    df = _frame(spark, break_rows(_playlist_rows()), playlists.SCHEMA)
+
+    with pytest.raises(ValidationFailed) as failure:
+        validate(df, playlists.suite(), {"max_length": MAX_LENGTH}, results_dir=tmp_path)
+
+    message = str(failure.value)
+    assert "'playlists'" in message
+    assert len(failure.value.summary.failed) == 1, message
+    for text in named:
+        assert text in message
+    # The result is kept for the run even when the suite fails.
+    assert json.loads((tmp_path / "playlists.json").read_text())["success"] is False
+
+
+def test_good_raw_events_pass_despite_one_percent_junk(spark, tmp_path):
+    df = _raw_frame(spark)
+
+    summary = validate(df, raw_events.suite(), {"min_rows": MIN_RAW_ROWS}, results_dir=tmp_path)
+
+    assert summary.success and summary.failed == []
+    assert summary.evaluated == len(raw_events.suite().expectations)
+    assert json.loads((tmp_path / "raw_events.json").read_text())["success"] is True
+
+
+@pytest.mark.parametrize(
+    ("build", "min_rows", "named", "failures"),
+    [
+        pytest.param(
+            _raw_frame,
+            RAW_ROWS + 1,
+            ["expect_table_row_count_to_be_between", f"observed {RAW_ROWS}"],
+            1,
+            id="too-few-rows",
+        ),
+        pytest.param(
+            # A second junk type on top of the tolerated one: 2% of the rows.
+            lambda spark: _raw_frame(spark, _set(_raw_rows(), 1, event_type="glitch")),
+            MIN_RAW_ROWS,
+            ["expect_column_values_to_be_in_set on event_type", "'glitch'"],
+            1,
+            id="unknown-event-types",
+        ),
+        pytest.param(
+            lambda spark: _raw_frame(
+                spark, _set(_set(_raw_rows(), 1, ms_played=-1), 2, ms_played=-5)
+            ),
+            MIN_RAW_ROWS,
+            ["expect_column_values_to_be_between on ms_played", "-1", "-5"],
+            1,
+            id="negative-ms-played",
+        ),
+        pytest.param(
+            # The range check on the dropped column cannot run: it fails with the reason.
+            lambda spark: _raw_frame(spark).drop("ms_played"),
+            MIN_RAW_ROWS,
+            [
+                "expect_column_to_exist on ms_played",
+                'could not be evaluated: Error: The column "ms_played" in BatchData does not exist',
+            ],
+            2,
+            id="missing-column",
+        ),
+    ],
+)
+def test_broken_raw_events_fail_naming_the_cause(spark, build, min_rows, named, failures):
+    with pytest.raises(ValidationFailed) as failure:
+        validate(build(spark), raw_events.suite(), {"min_rows": min_rows})
+
+    message = str(failure.value)
+    assert "'raw_events'" in message
+    assert len(failure.value.summary.failed) == failures, message
+    for text in named:
+        assert text in message
