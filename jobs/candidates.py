@@ -111,7 +111,7 @@ def score_candidates(
     )
 
 
-def _score(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     spark.conf.set(
         "spark.sql.execution.arrow.maxRecordsPerBatch", str(config.playlists.scoring_batch_rows)
     )
@@ -129,7 +129,7 @@ def _score(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("candidates", argv, _score, "Score top-K ALS candidates per user.")
+    run_job("candidates", argv, run, "Score top-K ALS candidates per user.")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 class AlsConfig:
     """Implicit-feedback ALS hyper-parameters, shared by both backends."""
 
+    backend: str = "implicit"  # implicit (driver, CG) | spark (MLlib, executors)
     factors: int = 64
     regularization: float = 0.05
     alpha: float = 2.0

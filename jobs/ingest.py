@@ -78,7 +78,7 @@ def parse_events(
     return with_schema(clean, events.EVENTS), with_schema(quarantine, events.QUARANTINE)
 
 
-def _ingest(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     days = ingest_days(config, week)
     if len(days) > 7:
         log.info("catching up %d never-ingested days from %s", len(days) - 7, days[0])
@@ -103,7 +103,7 @@ def _ingest(spark: SparkSession, config: PipelineConfig, week: date, rows: dict)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("ingest", argv, _ingest, "Ingest a week of raw events into events + quarantine.")
+    run_job("ingest", argv, run, "Ingest a week of raw events into events + quarantine.")
 
 
 if __name__ == "__main__":

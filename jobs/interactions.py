@@ -90,7 +90,7 @@ def build_interactions(
     return with_schema(result, schema.SCHEMA)
 
 
-def _build(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     clean_events = read_table(spark, config, "events", events.EVENTS)
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
     interactions = build_interactions(clean_events, tracks, week, config.interactions)
@@ -101,7 +101,7 @@ def _build(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("interactions", argv, _build, "Build the week's user x track confidence table.")
+    run_job("interactions", argv, run, "Build the week's user x track confidence table.")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def _finish(playlist: DataFrame, model_version: str, week: date) -> DataFrame:
     )
 
 
-def _assemble(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     def catalog_table(name: str) -> DataFrame:
         return spark.read.schema(catalog.TABLES[name]).parquet(str(config.catalog_dir / name))
 
@@ -188,7 +188,7 @@ def _assemble(spark: SparkSession, config: PipelineConfig, week: date, rows: dic
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("playlists", argv, _assemble, "Assemble Discover Weekly and Release Radar.")
+    run_job("playlists", argv, run, "Assemble Discover Weekly and Release Radar.")
 
 
 if __name__ == "__main__":

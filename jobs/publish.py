@@ -79,7 +79,7 @@ def register_tables(spark: SparkSession, config: PipelineConfig) -> list[str]:
     return registered
 
 
-def _publish(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     target = swap_in_week(staging_path(config, "playlists"), table_path(config, "playlists"), week)
     log.info("published %s", target)
     if config.hive_catalog:
@@ -89,7 +89,7 @@ def _publish(spark: SparkSession, config: PipelineConfig, week: date, rows: dict
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("publish", argv, _publish, "Swap the validated week into the playlists table.")
+    run_job("publish", argv, run, "Swap the validated week into the playlists table.")
 
 
 if __name__ == "__main__":

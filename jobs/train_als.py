@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -29,6 +30,8 @@ from schemas import model as model_schema
 log = logging.getLogger(__name__)
 
 IMPLICIT = "implicit"
+SPARK = "spark"
+BACKENDS = (IMPLICIT, SPARK)
 
 
 class ModelFitError(RuntimeError):
@@ -41,7 +44,7 @@ class TrainedModel:
     track_ids: np.ndarray
     user_factors: np.ndarray  # float32, one row per user_ids entry
     track_factors: np.ndarray  # float32, one row per track_ids entry
-    training_loss: float
+    training_loss: float | None
     train_seconds: float
     backend: str
 
@@ -103,6 +106,96 @@ def train_als(user_items: UserItems, config: AlsConfig) -> TrainedModel:
     )
 
 
+def fit_spark_model(
+    user_items: UserItems, config: AlsConfig, spark: SparkSession, checkpoint_dir: Path
+):
+    """Spark MLlib ALS (`implicitPrefs`) fitted on `user_items`; ids are its row/column
+    indices. Hyper-parameters map one to one (factors -> rank, iterations -> maxIter,
+    regularization -> regParam, alpha, seed)."""
+    from pyspark.ml.recommendation import ALS
+
+    coo = user_items.matrix.tocoo()
+    ratings = spark.createDataFrame(
+        pa.table(
+            {
+                "user": pa.array(coo.row, pa.int32()),
+                "item": pa.array(coo.col, pa.int32()),
+                "rating": pa.array(coo.data, pa.float32()),
+            }
+        )
+    )
+    # Materialised and deterministic before fit: a recomputed input breaks ALS on retry.
+    ratings = ratings.repartition(spark.sparkContext.defaultParallelism).persist()
+    ratings.count()
+    # Without a checkpoint dir, checkpointInterval is silently ignored and the lineage
+    # grows until a StackOverflowError.
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    spark.sparkContext.setCheckpointDir(str(checkpoint_dir))
+    als = ALS(
+        rank=config.factors,
+        maxIter=config.iterations,
+        regParam=config.regularization,
+        alpha=config.alpha,
+        implicitPrefs=True,
+        seed=config.seed,
+        userCol="user",
+        itemCol="item",
+        ratingCol="rating",
+        checkpointInterval=5,
+        intermediateStorageLevel="MEMORY_AND_DISK",
+        finalStorageLevel="MEMORY_AND_DISK",
+    )
+    model = als.fit(ratings)
+    ratings.unpersist()
+    return model
+
+
+def train_spark_als(
+    user_items: UserItems, config: AlsConfig, spark: SparkSession, checkpoint_dir: Path
+) -> TrainedModel:
+    """Spark MLlib ALS on the same matrix and id index as `train_als`. The libraries weigh
+    confidence slightly differently (Spark: 1 + alpha*r, implicit: alpha*r), so their
+    factors are not numerically equal."""
+    started = time.perf_counter()
+    model = fit_spark_model(user_items, config, spark, checkpoint_dir)
+    user_factors = _dense_factors(model.userFactors, user_items.shape[0], config.factors)
+    track_factors = _dense_factors(model.itemFactors, user_items.shape[1], config.factors)
+    train_seconds = time.perf_counter() - started
+    for name, factors in (("user", user_factors), ("track", track_factors)):
+        if not np.isfinite(factors).all():
+            raise ModelFitError(f"Spark ALS produced non-finite {name} factors")
+    return TrainedModel(
+        user_ids=user_items.user_ids,
+        track_ids=user_items.track_ids,
+        user_factors=user_factors,
+        track_factors=track_factors,
+        training_loss=None,
+        train_seconds=train_seconds,
+        backend=SPARK,
+    )
+
+
+def _dense_factors(factors_df, n_rows: int, rank: int) -> np.ndarray:
+    """Spark's (id, features) rows as a matrix indexed by id (ids are our dense indices)."""
+    table = factors_df.toArrow()
+    dense = np.zeros((n_rows, rank), dtype=np.float32)
+    ids = table.column("id").to_numpy()
+    features = table.column("features").combine_chunks().flatten().to_numpy()
+    dense[ids] = features.reshape(-1, rank)
+    return dense
+
+
+def train(
+    user_items: UserItems, config: AlsConfig, spark: SparkSession, checkpoint_dir: Path
+) -> TrainedModel:
+    """The configured backend: `implicit` on the driver (default) or Spark MLlib."""
+    if config.backend == IMPLICIT:
+        return train_als(user_items, config)
+    if config.backend == SPARK:
+        return train_spark_als(user_items, config, spark, checkpoint_dir)
+    raise ValueError(f"unknown ALS backend {config.backend!r}; choose one of {BACKENDS}")
+
+
 def factors_table(id_column: str, ids: np.ndarray, factors: np.ndarray) -> pa.Table:
     """Arrow table (id, factors: list<float>) built from the matrix without row loops."""
     n_rows, rank = factors.shape
@@ -111,7 +204,7 @@ def factors_table(id_column: str, ids: np.ndarray, factors: np.ndarray) -> pa.Ta
     return pa.table({id_column: pa.array(ids, pa.string()), "factors": vectors})
 
 
-def _train(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     interactions = read_week(
         spark, config, "interactions", interactions_schema.SCHEMA, week
     ).select("user_id", "track_id", "confidence")
@@ -119,8 +212,8 @@ def _train(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) 
     log.info(
         "training on %d users x %d tracks, %d non-zeros", *user_items.shape, user_items.matrix.nnz
     )
-    trained = train_als(user_items, config.als)
-    log.info("trained in %.1f s, loss %.5f", trained.train_seconds, trained.training_loss)
+    trained = train(user_items, config.als, spark, config.checkpoint_dir / f"als-{week}")
+    log.info("trained with %s in %.1f s", trained.backend, trained.train_seconds)
 
     version = model_version(week, trained.backend, config.als)
     for table, id_column, ids, factors in (
@@ -152,7 +245,7 @@ def _train(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("train_als", argv, _train, "Train the week's ALS model and persist its factors.")
+    run_job("train_als", argv, run, "Train the week's ALS model and persist its factors.")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from functools import partial
 from typing import Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -48,18 +49,23 @@ CHECKS: dict[str, tuple[Callable, Callable, Callable[[PipelineConfig], dict]]] =
 }
 
 
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict, table: str) -> None:
+    read, suite, parameters = CHECKS[table]
+    df = read(spark, config, week)
+    validate(df, suite(), parameters(config), run_dir(config, week) / "validation")
+    rows[table] = df.count()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--table", required=True, choices=sorted(CHECKS))
     args, rest = parser.parse_known_args(argv)
-    read, suite, parameters = CHECKS[args.table]
-
-    def check(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
-        df = read(spark, config, week)
-        validate(df, suite(), parameters(config), run_dir(config, week) / "validation")
-        rows[args.table] = df.count()
-
-    run_job(f"validate_{args.table}", rest, check, f"Validate the week's {args.table}.")
+    run_job(
+        f"validate_{args.table}",
+        rest,
+        partial(run, table=args.table),
+        f"Validate the week's {args.table}.",
+    )
 
 
 if __name__ == "__main__":

@@ -74,3 +74,28 @@ def test_model_version_is_stable_and_changes_with_hyper_parameters():
     assert model_version(week, "implicit", CONFIG) == model_version(week, "implicit", CONFIG)
     other = AlsConfig(factors=16)
     assert model_version(week, "implicit", CONFIG) != model_version(week, "implicit", other)
+
+
+@pytest.mark.spark
+def test_spark_backend_finds_the_withheld_tracks_on_the_same_index(spark, tmp_path):
+    from dataclasses import replace
+
+    from jobs.train_als import train
+
+    user_items, withheld = two_taste_groups()
+    model = train(user_items, replace(CONFIG, backend="spark"), spark, tmp_path / "checkpoints")
+    assert model.backend == "spark" and model.training_loss is None
+    assert model.user_factors.shape == (40, 4) and model.track_factors.shape == (24, 4)
+    scores = model.user_factors @ model.track_factors.T
+    scores[user_items.matrix.toarray() > 0] = -np.inf
+    assert all(scores[user].argmax() == track for user, track in withheld.items())
+
+
+def test_unknown_backend_is_named():
+    from dataclasses import replace
+
+    from jobs.train_als import train
+
+    user_items, _ = two_taste_groups()
+    with pytest.raises(ValueError, match="'gpu'"):
+        train(user_items, replace(CONFIG, backend="gpu"), None, None)

@@ -1,0 +1,38 @@
+"""The weekly run's stages in order, run in one process with one SparkSession.
+
+Airflow runs each stage as its own `spark-submit` (dags/weekly_playlists.py); this runner
+is for the places where one JVM for the whole week is the point: evaluation over many
+weeks, benchmarks, and `weekly-playlists run`. Same stage functions, same tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import partial
+
+from pyspark.sql import SparkSession
+
+from jobs import candidates, ingest, interactions, playlists, publish, train_als, validate
+from jobs.config import PipelineConfig
+from jobs.runlog import stage_record
+
+STAGES = (
+    ("validate_raw_events", partial(validate.run, table="raw_events")),
+    ("ingest", ingest.run),
+    ("interactions", interactions.run),
+    ("train_als", train_als.run),
+    ("candidates", candidates.run),
+    ("playlists", playlists.run),
+    ("validate_playlists", partial(validate.run, table="playlists")),
+    ("publish", publish.run),
+)
+
+
+def run_week(spark: SparkSession, config: PipelineConfig, week: date) -> dict[str, float]:
+    """Every stage for `week`; returns the seconds each took."""
+    seconds = {}
+    for stage, body in STAGES:
+        with stage_record(config, week, stage) as record:
+            body(spark, config, week, record["rows"])
+        seconds[stage] = record["seconds"]
+    return seconds
