@@ -50,6 +50,56 @@ def _demo(args: argparse.Namespace, config: PipelineConfig) -> None:
     print_summary(config, args.week)
 
 
+def _in_process(config: PipelineConfig, app_name: str):
+    from jobs.spark import spark_session
+
+    return spark_session(config, app_name)
+
+
+def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.pipeline import run_week
+    from jobs.summary import print_summary
+
+    spark = _in_process(config, f"weekly-playlists-{args.week}")
+    try:
+        run_week(spark, config, args.week)
+    finally:
+        spark.stop()
+    print_summary(config, args.week)
+
+
+def _evaluate(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs import evaluate
+    from jobs.pipeline import run_week
+    from jobs.runlog import stage_record
+
+    spark = _in_process(config, f"weekly-playlists-evaluate-{args.week}")
+    try:
+        if not args.published:
+            run_week(spark, config, args.week)
+        with stage_record(config, args.week, f"evaluate_{args.dataset}") as record:
+            results = evaluate.run(spark, config, args.week, record["rows"], args.dataset)
+    finally:
+        spark.stop()
+    print(results.pivot(index="metric", columns="method", values="value").round(4).to_string())
+    print(f"report: {evaluate.report_path(config, args.week, args.dataset)}")
+
+
+def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from pathlib import Path
+
+    from jobs import adapters
+
+    importer = {"movielens": adapters.import_movielens, "lastfm": adapters.import_lastfm_hetrec}
+    imported = importer[args.dataset](Path(args.source), config, args.week, seed=args.seed)
+    print(
+        f"imported {imported.name} into {config.home}: "
+        + ", ".join(f"{name} {count:,}" for name, count in imported.counts.items())
+    )
+    print(f"split: {imported.split}")
+    print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {args.dataset}")
+
+
 def _summary(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.summary import print_summary
 
@@ -75,6 +125,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo.add_argument("--spark-master", default="local[*]")
     _add_sample_args(demo)
     demo.set_defaults(run=_demo)
+
+    run = commands.add_parser("run", help="run every stage of a week in one Spark process")
+    run.add_argument("--week", required=True, type=parse_week)
+    run.set_defaults(run=_run)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="build week W from the events before it, then score it on week W's"
+    )
+    evaluate.add_argument("--week", required=True, type=parse_week)
+    evaluate.add_argument("--dataset", default="generated", help="label in run_metrics")
+    evaluate.add_argument(
+        "--published", action="store_true", help="evaluate the already published week as is"
+    )
+    evaluate.set_defaults(run=_evaluate)
+
+    importer = commands.add_parser(
+        "import", help="convert a public dataset into the raw event and catalog layout"
+    )
+    importer.add_argument("dataset", choices=["movielens", "lastfm"])
+    importer.add_argument("--source", required=True, help="the dataset's folder")
+    importer.add_argument("--week", required=True, type=parse_week, help="evaluation week")
+    importer.add_argument("--seed", type=int, default=42)
+    importer.set_defaults(run=_import)
 
     summary = commands.add_parser("summary", help="print a published week's summary")
     summary.add_argument("--week", required=True, type=parse_week)
