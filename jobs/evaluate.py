@@ -28,6 +28,7 @@ import logging
 import time
 from datetime import date, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -220,7 +221,13 @@ def html_report(results: pd.DataFrame, dataset: str, week: date) -> str:
     )
 
 
-def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict, dataset: str) -> None:
+def report_path(config: PipelineConfig, week: date, dataset: str) -> Path:
+    return run_dir(config, week) / f"evaluation-{dataset}.html"
+
+
+def run(
+    spark: SparkSession, config: PipelineConfig, week: date, rows: dict, dataset: str
+) -> pd.DataFrame:
     results = evaluate_week(spark, config, week)
     results_df = spark.createDataFrame(
         results.assign(dataset=dataset, week=week)[[f.name for f in metrics.SCHEMA.fields]],
