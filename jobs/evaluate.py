@@ -44,6 +44,7 @@ from jobs.history import played_tracks
 from jobs.ingest import parse_events
 from jobs.matrix import UserItems, to_user_items
 from jobs.metrics import ranking_report
+from jobs.runlog import run_dir
 from jobs.tables import read_raw_days, read_table, read_week, table_path, write_week
 from jobs.train_als import fit_spark_model
 from jobs.weeks import days_before
