@@ -16,7 +16,11 @@ DEMO_USERS ?= 3000
 DEMO_TRACKS ?= 6000
 DEMO_WEEKS ?= 4
 
-.PHONY: install demo test test-fast lint dags-check clean
+# Benchmark sizes (total events); Spark MLlib ALS runs only up to BENCH_SPARK_MAX.
+BENCH_SIZES ?= 1000000,10000000,50000000
+BENCH_SPARK_MAX ?= 10000000
+
+.PHONY: install demo test test-fast bench lint dags-check clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +40,9 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow"
+
+bench: install
+	$(BIN)/weekly-playlists bench --sizes $(BENCH_SIZES) --spark-max-events $(BENCH_SPARK_MAX)
 
 lint: install
 	$(BIN)/ruff check dags jobs schemas tests

@@ -68,13 +68,13 @@ import pyarrow as pa
 
 from jobs.config import PipelineConfig
 from jobs.sample_data import (
-    _DAY_US,
-    _popularity,
-    _table,
-    _timestamps,
-    _Window,
-    _write_table,
+    DAY_US,
+    TimeWindow,
     arrow_schema,
+    arrow_table,
+    popularity_scores,
+    timestamps_us,
+    write_table,
 )
 from jobs.tables import raw_day_path
 from schemas import catalog as catalog_schema
@@ -270,8 +270,8 @@ def _windows(eval_week: dt.date, history_weeks: int, holdout_share: float):
         raise ValueError(f"history_weeks must be at least 1, got {history_weeks}")
     if not 0 <= holdout_share < 1:
         raise ValueError(f"holdout_share must be in [0, 1), got {holdout_share}")
-    history = _Window.before(eval_week, history_weeks)
-    return history, _Window.before(eval_week + dt.timedelta(weeks=1), 1)
+    history = TimeWindow.before(eval_week, history_weeks)
+    return history, TimeWindow.before(eval_week + dt.timedelta(weeks=1), 1)
 
 
 def _check_known(used: pd.Series, known: pd.Series, used_file: str, known_file: str) -> None:
@@ -287,7 +287,9 @@ def _held_out_sizes(n: np.ndarray, holdout_share: float) -> np.ndarray:
     return np.minimum(np.floor(holdout_share * n + 0.5).astype(np.int64), n - 1)
 
 
-def _slot_times(rng, slot, slots, held_out, history: _Window, evaluation: _Window) -> np.ndarray:
+def _slot_times(
+    rng, slot, slots, held_out, history: TimeWindow, evaluation: TimeWindow
+) -> np.ndarray:
     """A random time in slot `slot` of `slots` equal slots of the event's window."""
     start = np.where(held_out, evaluation.start_us, history.start_us)
     end = np.where(held_out, evaluation.end_us, history.end_us)
@@ -366,17 +368,17 @@ def _catalog_tables(
 ) -> dict[str, pa.Table]:
     n_artists, n_tracks = len(artist_ids), len(track_ids)
     return {
-        "artists": _table(
+        "artists": arrow_table(
             catalog_schema.ARTISTS,
             [
                 pa.array(artist_ids, pa.string()),
                 pa.array(artist_names, pa.string()),
                 artist_genres,
-                _popularity(np.asarray(artist_weight, dtype=np.float64)),
+                popularity_scores(np.asarray(artist_weight, dtype=np.float64)),
                 pa.nulls(n_artists, pa.int64()),
             ],
         ),
-        "albums": _table(
+        "albums": arrow_table(
             catalog_schema.ALBUMS,
             [
                 pa.array(album_ids, pa.string()),
@@ -387,7 +389,7 @@ def _catalog_tables(
                 pa.array(np.asarray(album_tracks, dtype=np.int32)),
             ],
         ),
-        "tracks": _table(
+        "tracks": arrow_table(
             catalog_schema.TRACKS,
             [
                 pa.array(track_ids, pa.string()),
@@ -396,7 +398,7 @@ def _catalog_tables(
                 pa.array(track_artist, pa.string()),
                 pa.array(np.full(n_tracks, DURATION_MS, dtype=np.int32)),
                 pa.array(np.zeros(n_tracks, dtype=bool)),
-                _popularity(np.asarray(track_weight, dtype=np.float64)),
+                popularity_scores(np.asarray(track_weight, dtype=np.float64)),
             ],
         ),
         "audio_features": arrow_schema(catalog_schema.AUDIO_FEATURES).empty_table(),
@@ -409,8 +411,8 @@ def _write_import(
     config: PipelineConfig,
     plays: _Plays,
     catalog_tables: dict[str, pa.Table],
-    history: _Window,
-    evaluation: _Window,
+    history: TimeWindow,
+    evaluation: TimeWindow,
     split: str,
 ) -> ImportedDataset:
     """Writes a fresh import: events by day, catalog, empty controls; returns the counts."""
@@ -418,11 +420,11 @@ def _write_import(
     order = np.argsort(plays.ts_us, kind="stable")
     ts_us = plays.ts_us[order]
     n = order.size
-    events = _table(
+    events = arrow_table(
         raw_events.SCHEMA,
         [
             pa.array(f"{id_prefix}-" + pd.Series(np.arange(n)).astype(str)),
-            _timestamps(ts_us),
+            timestamps_us(ts_us),
             pa.array(plays.user_id[order], pa.string()),
             pa.array(plays.track_id[order], pa.string()),
             pa.array(plays.ms_played[order]),
@@ -440,9 +442,9 @@ def _write_import(
     for stale in folder.glob(f"{raw_events.PARTITION_COLUMN}=*"):
         shutil.rmtree(stale)
     days = history.days + evaluation.days
-    bounds = np.searchsorted(ts_us, history.start_us + _DAY_US * np.arange(len(days) + 1))
+    bounds = np.searchsorted(ts_us, history.start_us + DAY_US * np.arange(len(days) + 1))
     for day, first, stop in zip(days, bounds[:-1], bounds[1:]):
-        _write_table(raw_day_path(folder, day), events.slice(first, stop - first))
+        write_table(raw_day_path(folder, day), events.slice(first, stop - first))
 
     counts = {
         "events": n,
@@ -453,9 +455,9 @@ def _write_import(
         "items": len(pd.unique(plays.track_id)),
     }
     for table_name, table in catalog_tables.items():
-        counts[table_name] = _write_table(config.catalog_dir / table_name, table)
+        counts[table_name] = write_table(config.catalog_dir / table_name, table)
     for table_name, spark_struct in controls_schema.TABLES.items():
         empty = arrow_schema(spark_struct).empty_table()
-        counts[table_name] = _write_table(config.controls_dir / table_name, empty)
+        counts[table_name] = write_table(config.controls_dir / table_name, empty)
     logger.info("imported %s for week %s: %s; split: %s", name, history.week, counts, split)
     return ImportedDataset(name=name, eval_week=history.week, counts=counts, split=split)

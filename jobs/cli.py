@@ -100,6 +100,12 @@ def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {args.dataset}")
 
 
+def _bench(bench_args: list[str]) -> None:
+    from jobs import bench
+
+    bench.main(bench_args)
+
+
 def _summary(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.summary import print_summary
 
@@ -148,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     importer.add_argument("--week", required=True, type=parse_week, help="evaluation week")
     importer.add_argument("--seed", type=int, default=42)
     importer.set_defaults(run=_import)
+
+    bench = commands.add_parser(
+        "bench", help="benchmark against raw implicit and Spark MLlib (see jobs/bench.py)"
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=lambda args, config: _bench(args.bench_args))
 
     summary = commands.add_parser("summary", help="print a published week's summary")
     summary.add_argument("--week", required=True, type=parse_week)

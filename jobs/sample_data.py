@@ -233,8 +233,8 @@ _SOURCE_SKIP_OFFSET = np.array([-1.3, 0.0, 0.3, -0.4])  # rotation plays are rar
 HIGH_AFFINITY = 1.0
 LOW_AFFINITY = -0.5
 
-_DAY_US = 86_400_000_000
-_WEEK_US = 7 * _DAY_US
+DAY_US = 86_400_000_000
+_WEEK_US = 7 * DAY_US
 _EPOCH = dt.date(1970, 1, 1)
 _BLOCK_EVENTS = 1_500_000  # events simulated at once (bounds memory)
 _SAMPLING_CELLS = 2_000_000  # users x tracks of one softmax matrix
@@ -321,7 +321,7 @@ def generate(
     for name, value in (("users", users), ("tracks", tracks), ("weeks", weeks)):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
-    window = _Window.before(week, weeks)
+    window = TimeWindow.before(week, weeks)
     seeds = np.random.SeedSequence(seed)
     catalog_seed, listeners_seed, events_seed = seeds.spawn(3)
 
@@ -329,7 +329,7 @@ def generate(
     listeners = _make_listeners(np.random.default_rng(listeners_seed), users, catalog, window)
     counts = {}
     for table_name, table in catalog_tables.items():
-        counts[table_name] = _write_table(config.catalog_dir / table_name, table)
+        counts[table_name] = write_table(config.catalog_dir / table_name, table)
 
     follows, hides, counts["events"] = _write_events(
         config.raw_events_dir, events_seed, catalog, listeners, window
@@ -340,14 +340,14 @@ def generate(
         "user_hides": _hides_table(hides, listeners, catalog),
     }
     for table_name, table in control_tables.items():
-        counts[table_name] = _write_table(config.controls_dir / table_name, table)
+        counts[table_name] = write_table(config.controls_dir / table_name, table)
     counts["users"] = users
     logger.info("sample data for week %s: %s", week, counts)
     return counts
 
 
 @dataclass(frozen=True)
-class _Window:
+class TimeWindow:
     """The data window: `weeks` whole weeks before the publish week, in UTC microseconds."""
 
     week: dt.date
@@ -356,8 +356,8 @@ class _Window:
     end_us: int
 
     @classmethod
-    def before(cls, week: dt.date, weeks: int) -> "_Window":
-        end_us = (week - _EPOCH).days * _DAY_US
+    def before(cls, week: dt.date, weeks: int) -> "TimeWindow":
+        end_us = (week - _EPOCH).days * DAY_US
         return cls(week, weeks, end_us - weeks * _WEEK_US, end_us)
 
     @property
@@ -397,7 +397,7 @@ class _Catalog:
         return len(self.artist_ids)
 
 
-def _make_catalog(rng, n_tracks: int, window: _Window) -> tuple[_Catalog, dict[str, pa.Table]]:
+def _make_catalog(rng, n_tracks: int, window: TimeWindow) -> tuple[_Catalog, dict[str, pa.Table]]:
     n_genres = len(GENRES)
     n_artists = min(
         n_tracks, max(round(n_tracks / TRACKS_PER_ARTIST), MIN_ARTISTS_PER_GENRE * n_genres)
@@ -422,8 +422,8 @@ def _make_catalog(rng, n_tracks: int, window: _Window) -> tuple[_Catalog, dict[s
         n_artists, size=n_albums - n_artists, p=artist_weight**0.6 / (artist_weight**0.6).sum()
     )
     album_artist = np.concatenate([np.arange(n_artists), extra_artist])
-    window_start_day = window.start_us // _DAY_US
-    last_week_day = window.end_us // _DAY_US - 7
+    window_start_day = window.start_us // DAY_US
+    last_week_day = window.end_us // DAY_US - 7
     first_age = 60 + (rng.random(n_artists) ** 1.3 * CATALOG_YEARS * 365).astype(np.int64)
     extra_age = 1 + (rng.random(n_albums - n_artists) ** 2 * CATALOG_YEARS * 365).astype(np.int64)
     release_day = window_start_day - np.concatenate([first_age, extra_age])
@@ -477,7 +477,7 @@ def _make_catalog(rng, n_tracks: int, window: _Window) -> tuple[_Catalog, dict[s
     artist_ids = ids[:n_artists]
     album_ids = ids[n_artists : n_artists + n_albums]
     track_ids = ids[n_artists + n_albums :]
-    album_release_us = release_day * _DAY_US
+    album_release_us = release_day * DAY_US
 
     # Where a new pick can land: tracks out before the window, in each genre of their artist.
     released = album_release_us[track_album] < window.start_us
@@ -528,17 +528,17 @@ def _make_catalog(rng, n_tracks: int, window: _Window) -> tuple[_Catalog, dict[s
         np.digitize(album_size, [4, 7]).astype(np.int32)
     )
     tables = {
-        "artists": _table(
+        "artists": arrow_table(
             catalog_schema.ARTISTS,
             [
                 artist_ids,
                 _names(rng, n_artists, max_words=2),
                 genre_lists,
-                _popularity(artist_weight),
+                popularity_scores(artist_weight),
                 pa.array(followers.astype(np.int64)),
             ],
         ),
-        "albums": _table(
+        "albums": arrow_table(
             catalog_schema.ALBUMS,
             [
                 album_ids,
@@ -549,7 +549,7 @@ def _make_catalog(rng, n_tracks: int, window: _Window) -> tuple[_Catalog, dict[s
                 pa.array(album_size.astype(np.int32)),
             ],
         ),
-        "tracks": _table(
+        "tracks": arrow_table(
             catalog_schema.TRACKS,
             [
                 track_ids,
@@ -558,7 +558,7 @@ def _make_catalog(rng, n_tracks: int, window: _Window) -> tuple[_Catalog, dict[s
                 artist_ids.take(track_artist),
                 pa.array(duration_ms.astype(np.int32)),
                 pa.array(explicit),
-                _popularity(track_weight),
+                popularity_scores(track_weight),
             ],
         ),
         "audio_features": _audio_features(rng, catalog, track_ids),
@@ -624,10 +624,10 @@ def _audio_features(rng, catalog: _Catalog, track_ids: pa.Array) -> pa.Table:
     columns = [track_ids.take(keep)]
     columns += [pa.array(values[keep, i]) for i in range(9)]
     columns += [pa.array(column[keep].astype(np.int32)) for column in (time_signature, key, mode)]
-    return _table(catalog_schema.AUDIO_FEATURES, columns)
+    return arrow_table(catalog_schema.AUDIO_FEATURES, columns)
 
 
-def _popularity(weight: np.ndarray) -> pa.Array:
+def popularity_scores(weight: np.ndarray) -> pa.Array:
     """Spotify-style 0-100 popularity: linear in the log of the power-law weight."""
     log_weight = np.log(weight)
     span = max(float(np.ptp(log_weight)), 1e-9)
@@ -686,7 +686,7 @@ class _Listeners:
         return len(self.user_ids)
 
 
-def _make_listeners(rng, n_users: int, catalog: _Catalog, window: _Window) -> _Listeners:
+def _make_listeners(rng, n_users: int, catalog: _Catalog, window: TimeWindow) -> _Listeners:
     n_genres = len(GENRES)
     # Taste: 1-3 favourite genres (drawn by genre share), a little of everything else;
     # genres without any playable track get nothing.
@@ -700,7 +700,7 @@ def _make_listeners(rng, n_users: int, catalog: _Catalog, window: _Window) -> _L
 
     is_new = rng.random(n_users) < NEW_USER_SHARE
     join_day = rng.integers(0, 7, n_users)
-    start_us = np.where(is_new, window.end_us - _WEEK_US + join_day * _DAY_US, window.start_us)
+    start_us = np.where(is_new, window.end_us - _WEEK_US + join_day * DAY_US, window.start_us)
     # Heavy-tailed activity with a mean of about MEAN_WEEKLY_PLAYS.
     activity = np.clip(rng.lognormal(math.log(MEAN_WEEKLY_PLAYS) - 0.5, 1.0, n_users), 2, 1500)
 
@@ -832,7 +832,7 @@ def _write_events(
     seed: np.random.SeedSequence,
     catalog: _Catalog,
     listeners: _Listeners,
-    window: _Window,
+    window: TimeWindow,
 ):
     """Simulates listeners block by block, appending each block's events to the day files."""
     block_size = max(64, _BLOCK_EVENTS // (MEAN_WEEKLY_PLAYS * window.weeks))
@@ -855,7 +855,7 @@ def _write_events(
                 np.random.default_rng(block_seed), catalog, listeners, users, window
             )
             events = block.events
-            day_index = (events.ts - window.start_us) // _DAY_US
+            day_index = (events.ts - window.start_us) // DAY_US
             bounds = np.searchsorted(day_index, np.arange(len(writers) + 1))
             for day, writer in enumerate(writers):
                 rows = np.arange(bounds[day], bounds[day + 1])
@@ -877,7 +877,7 @@ def _stack(parts: list[tuple]) -> tuple:
 
 
 def _simulate_block(
-    rng, catalog: _Catalog, listeners: _Listeners, users: np.ndarray, window: _Window
+    rng, catalog: _Catalog, listeners: _Listeners, users: np.ndarray, window: TimeWindow
 ) -> _BlockResult:
     """All weeks of events for one block of listeners (independent of the other blocks)."""
     n_users, n_weeks = users.size, window.weeks
@@ -1044,7 +1044,9 @@ def _deep_cut_tracks(rng, catalog: _Catalog, artists: np.ndarray) -> np.ndarray:
     return np.clip(rows - 1, start, end - 1)
 
 
-def _prior_follows(rng, catalog: _Catalog, library: _Library, users: np.ndarray, window: _Window):
+def _prior_follows(
+    rng, catalog: _Catalog, library: _Library, users: np.ndarray, window: TimeWindow
+):
     """Before the window each listener followed a few of the artists they play most."""
     n_artists = catalog.n_artists
     keys, inverse = np.unique(
@@ -1058,7 +1060,7 @@ def _prior_follows(rng, catalog: _Catalog, library: _Library, users: np.ndarray,
     wanted = rng.binomial(5, 0.4, users.size)
     keep = rank < wanted[user]
     days_before = rng.integers(1, 3 * 365, int(keep.sum()))
-    ts = window.start_us - days_before * _DAY_US + rng.integers(0, _DAY_US, days_before.size)
+    ts = window.start_us - days_before * DAY_US + rng.integers(0, DAY_US, days_before.size)
     return user[keep], artist[keep], ts
 
 
@@ -1150,11 +1152,11 @@ def _plays(rng, catalog, listeners, users, local_user, track, source, group, ear
     offset = elapsed - step - (elapsed - step)[first][session]
     length = np.add.reduceat(step, first)
     low, high = earliest[first], latest[first]
-    first_day = low // _DAY_US
-    n_days = (high - 1) // _DAY_US - first_day + 1
+    first_day = low // DAY_US
+    n_days = (high - 1) // DAY_US - first_day + 1
     day = first_day + (rng.random(first.size) * n_days).astype(np.int64)
     hour = rng.choice(24, size=first.size, p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
-    start = day * _DAY_US + ((hour + rng.random(first.size)) * 3_600_000_000).astype(np.int64)
+    start = day * DAY_US + ((hour + rng.random(first.size)) * 3_600_000_000).astype(np.int64)
     start = np.maximum(np.minimum(np.maximum(start, low), high - length - 1), low)
     ts = start[session] + offset
 
@@ -1337,7 +1339,7 @@ def _event_ids(numbers: np.ndarray, salt: np.uint64) -> pa.Array:
 # --------------------------------------------------------------------------------------------
 
 
-def _timestamps(us: np.ndarray) -> pa.Array:
+def timestamps_us(us: np.ndarray) -> pa.Array:
     return pa.array(us, type=pa.timestamp("us", tz="UTC"))
 
 
@@ -1345,18 +1347,18 @@ def _follows_table(follows, listeners: _Listeners, catalog: _Catalog) -> pa.Tabl
     user, artist, ts = follows
     order = np.lexsort((ts, artist, user))
     user, artist, ts = user[order], artist[order], ts[order]
-    return _table(
+    return arrow_table(
         controls_schema.FOLLOWS,
         [
             listeners.user_ids.take(user),
             catalog.artist_ids.take(artist),
-            _timestamps(ts),
+            timestamps_us(ts),
         ],
     )
 
 
 def _settings_table(listeners: _Listeners) -> pa.Table:
-    return _table(
+    return arrow_table(
         controls_schema.USER_SETTINGS,
         [
             listeners.user_ids,
@@ -1377,19 +1379,19 @@ def _hides_table(hides, listeners: _Listeners, catalog: _Catalog) -> pa.Table:
         catalog.track_ids.take(np.where(is_track, item, 0)),
         catalog.artist_ids.take(np.where(is_track, 0, item)),
     )
-    return _table(
+    return arrow_table(
         controls_schema.USER_HIDES,
         [
             listeners.user_ids.take(user),
             pa.array(np.where(is_track, controls_schema.TRACK, controls_schema.ARTIST)),
             item_ids,
             pa.array(np.where(is_track, controls_schema.HIDE, controls_schema.DONT_SUGGEST)),
-            _timestamps(ts),
+            timestamps_us(ts),
         ],
     )
 
 
-def _table(spark_struct: StructType, columns: list[pa.Array]) -> pa.Table:
+def arrow_table(spark_struct: StructType, columns: list[pa.Array]) -> pa.Table:
     table = pa.Table.from_arrays(columns, schema=arrow_schema(spark_struct))
     for field, column in zip(table.schema, table.columns):
         if not field.nullable and column.null_count:
@@ -1397,7 +1399,7 @@ def _table(spark_struct: StructType, columns: list[pa.Array]) -> pa.Table:
     return table
 
 
-def _write_table(folder: Path, table: pa.Table) -> int:
+def write_table(folder: Path, table: pa.Table) -> int:
     """Replaces the table's folder with a single Parquet file."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

@@ -1,0 +1,287 @@
+"""`make bench`: our pipeline against raw `implicit` and Spark MLlib ALS on the same data.
+
+For each size (total generated events over four weeks) it generates a sample, builds the
+playlists of the fourth week from the three before it, and measures on the same matrix:
+
+* ours       - the interactions, train_als, candidates and playlists stages (one process,
+               one SparkSession), plus `train_als()` alone;
+* implicit   - `AlternatingLeastSquares.fit` on the same CSR with the same hyper-parameters,
+               then `recommend` for every user in batches, already-played filtered;
+* spark      - Spark MLlib ALS `fit` (same rank, iterations, alpha, regularisation) and
+               `recommendForAllUsers(30)`; skipped above `--spark-max-events` (it is the
+               slow one: ~16 s per iteration at 5M non-zeros on 2 cores).
+
+Wall time, the peak resident memory of the whole process tree (Python, the Spark JVM and
+its Python workers) and NDCG@30 against the tracks first played in the fourth week.
+The last line is machine-readable (ratios at the largest size where every method ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from jobs.config import PipelineConfig
+from jobs.weeks import parse_week
+
+EVENTS_PER_USER = 240  # the generator makes ~60 plays per listener-week; four weeks
+K = 30
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its children (the Spark JVM
+    and its Python workers) every 0.2 s; `peak_gib` is the largest sum seen."""
+
+    def __init__(self) -> None:
+        self.peak_gib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            self.peak_gib = max(self.peak_gib, total / 2**30)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def measured(results: dict, name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    with PeakMemory() as memory:
+        yield
+    results[name] = {"seconds": time.perf_counter() - started, "peak_gib": memory.peak_gib}
+
+
+def sample_size(events: int) -> tuple[int, int]:
+    users = max(500, events // EVENTS_PER_USER)
+    return users, int(np.clip(users * 2, 5_000, 100_000))
+
+
+def bench_size(events: int, root: Path, data_week: date, spark_max_events: int) -> dict:
+    """Generate `events`, run every method, return timings, memory and NDCG per method."""
+    from jobs import candidates, ingest, interactions, playlists, train_als
+    from jobs.evaluate import discovery_truth, popularity_recs
+    from jobs.history import played_tracks
+    from jobs.matrix import to_user_items
+    from jobs.metrics import ndcg_at_k
+    from jobs.sample_data import generate
+    from jobs.spark import spark_session
+    from jobs.tables import read_raw_days, read_table, read_week, staging_path
+    from jobs.weeks import days_before
+    from schemas import catalog
+    from schemas import events as events_schema
+    from schemas import interactions as interactions_schema
+
+    config = PipelineConfig.load(env={"WP_HOME": str(root / f"events-{events}")})
+    config = replace(config, hive_catalog=False, spark_driver_memory="10g")
+    users, tracks = sample_size(events)
+    results: dict = {"events": events, "users": users, "tracks": tracks}
+    started = time.perf_counter()
+    generated = generate(config, data_week + timedelta(days=7), users, tracks, 4, seed=42)
+    results["generated_events"] = generated["events"]
+    print(
+        f"\n== {generated['events']:,} events ({users:,} users, {tracks:,} tracks), "
+        f"generated in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+    spark = spark_session(config, f"weekly-playlists-bench-{events}")
+    try:
+        rows: dict = {}
+        with measured(results, "ingest"):
+            ingest.run(spark, config, data_week, rows)
+        for stage in (interactions, train_als, candidates, playlists):
+            with measured(results, f"ours_{stage.__name__.split('.')[-1]}"):
+                stage.run(spark, config, data_week, rows)
+        results["rows"] = dict(rows)
+
+        tracks_df = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+        played = played_tracks(
+            read_table(spark, config, "events", events_schema.EVENTS), data_week
+        ).cache()
+        next_week = data_week + timedelta(days=7)
+        week_events, _ = ingest.parse_events(
+            read_raw_days(spark, config.raw_events_dir, days_before(next_week, 7)),
+            tracks_df,
+            data_week,
+            next_week,
+        )
+        truth = discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
+
+        def ndcg(recs: pd.DataFrame) -> float:
+            return ndcg_at_k(truth, recs, K)
+
+        staged = staging_path(config, "playlists") / f"week={data_week}"
+        ours = pd.read_parquet(staged / "playlist_type=discover_weekly")
+        results["ndcg_ours"] = ndcg(ours.rename(columns={"position": "rank"}))
+        interactions_df = read_week(
+            spark, config, "interactions", interactions_schema.SCHEMA, data_week
+        )
+        results["ndcg_popularity"] = ndcg(
+            popularity_recs(interactions_df, played, data_week, K).toPandas()
+        )
+
+        user_items = to_user_items(
+            interactions_df.select("user_id", "track_id", "confidence").toArrow()
+        )
+        results["nonzeros"] = int(user_items.matrix.nnz)
+        with measured(results, "ours_train_als_call"):
+            train_als.train_als(user_items, config.als)
+        results["ndcg_implicit"] = ndcg(_raw_implicit(user_items, config, results))
+        if events <= spark_max_events:
+            results["ndcg_spark"] = ndcg(_spark_mllib(user_items, config, spark, results))
+    finally:
+        spark.stop()
+    return results
+
+
+def _raw_implicit(user_items, config: PipelineConfig, results: dict) -> pd.DataFrame:
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    als = config.als
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=als.factors,
+            regularization=als.regularization,
+            alpha=als.alpha,
+            iterations=als.iterations,
+            random_state=als.seed,
+        )
+        with measured(results, "implicit_fit"):
+            model.fit(user_items.matrix, show_progress=False)
+        parts = []
+        with measured(results, "implicit_recommend"):
+            for start in range(0, user_items.shape[0], 4096):
+                batch = np.arange(start, min(start + 4096, user_items.shape[0]))
+                ids, _ = model.recommend(batch, user_items.matrix[batch], N=K)
+                parts.append((np.repeat(batch, ids.shape[1]), ids.reshape(-1)))
+    rows = np.concatenate([p[0] for p in parts])
+    cols = np.concatenate([p[1] for p in parts])
+    valid = cols >= 0
+    return pd.DataFrame(
+        {
+            "user_id": user_items.user_ids[rows[valid]],
+            "track_id": user_items.track_ids[cols[valid]],
+            "rank": np.tile(np.arange(1, K + 1), len(rows) // K)[valid],
+        }
+    )
+
+
+def _spark_mllib(user_items, config: PipelineConfig, spark, results: dict) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    from jobs.train_als import fit_spark_model
+
+    with measured(results, "spark_fit"):
+        model = fit_spark_model(user_items, config.als, spark, config.checkpoint_dir / "bench")
+    with measured(results, "spark_recommend"):
+        recommended = (
+            model.recommendForAllUsers(K)
+            .select("user", F.posexplode("recommendations").alias("position", "rec"))
+            .select("user", (F.col("position") + 1).alias("rank"), F.col("rec.item").alias("item"))
+            .toPandas()
+        )
+    return pd.DataFrame(
+        {
+            "user_id": user_items.user_ids[recommended["user"].to_numpy()],
+            "track_id": user_items.track_ids[recommended["item"].to_numpy()],
+            "rank": recommended["rank"].to_numpy(),
+        }
+    )
+
+
+def report(all_results: list[dict]) -> str:
+    lines = [f"{'events':>12} {'method/stage':<26} {'seconds':>9} {'peak GiB':>9}"]
+    for results in all_results:
+        for name, value in results.items():
+            if isinstance(value, dict) and "seconds" in value:
+                lines.append(
+                    f"{results['generated_events']:>12,} {name:<26} "
+                    f"{value['seconds']:>9.1f} {value['peak_gib']:>9.2f}"
+                )
+        ndcgs = {k[5:]: v for k, v in results.items() if k.startswith("ndcg_")}
+        lines.append(
+            f"{results['generated_events']:>12,} NDCG@30 "
+            + "  ".join(f"{name} {value:.4f}" for name, value in ndcgs.items())
+        )
+    largest = all_results[-1]
+    compared = [r for r in all_results if "ndcg_spark" in r] or [largest]
+    spark_row = compared[-1]
+
+    def ratio(numerator: float | None, denominator: float | None) -> str:
+        return "nan" if not numerator or not denominator else f"{numerator / denominator:.2f}"
+
+    def seconds(results: dict, name: str) -> float | None:
+        return results.get(name, {}).get("seconds")
+
+    figures = {
+        "als_vs_implicit": ratio(
+            seconds(largest, "ours_train_als_call"), seconds(largest, "implicit_fit")
+        ),
+        "scoring_vs_spark": ratio(
+            seconds(spark_row, "spark_recommend"), seconds(spark_row, "ours_candidates")
+        ),
+        "train_vs_spark": ratio(
+            seconds(spark_row, "spark_fit"), seconds(spark_row, "ours_train_als_call")
+        ),
+        "ndcg_vs_spark": ratio(spark_row.get("ndcg_ours"), spark_row.get("ndcg_spark")),
+        "ndcg_vs_pop": ratio(largest.get("ndcg_ours"), largest.get("ndcg_popularity")),
+        "events": str(largest["generated_events"]),
+    }
+    lines.append("bench: " + " ".join(f"{name}={value}" for name, value in figures.items()))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="weekly-playlists bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--sizes", default="1000000,10000000,50000000", help="comma-separated total event counts"
+    )
+    parser.add_argument("--spark-max-events", type=int, default=10_000_000)
+    parser.add_argument("--root", default=None, help="working folder (default: WP_HOME/bench)")
+    parser.add_argument(
+        "--week",
+        type=parse_week,
+        default=parse_week("2026-11-16"),
+        help="the week whose playlists are built (events: 3 weeks before, 1 after)",
+    )
+    args = parser.parse_args(argv)
+    root = Path(args.root) if args.root else PipelineConfig.load().home / "bench"
+    all_results = []
+    for size in sorted(int(s) for s in args.sizes.split(",")):
+        all_results.append(bench_size(size, root, args.week, args.spark_max_events))
+        print(report(all_results).rsplit("\n", 1)[0], flush=True)
+    print(report(all_results))
+
+
+if __name__ == "__main__":
+    main()
