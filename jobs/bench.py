@@ -163,6 +163,8 @@ def _raw_implicit(user_items, config: PipelineConfig, results: dict) -> pd.DataF
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
+    from jobs.evaluate import implicit_recommend_all
+
     als = config.als
     with threadpool_limits(1, "blas"):
         model = AlternatingLeastSquares(
@@ -174,45 +176,18 @@ def _raw_implicit(user_items, config: PipelineConfig, results: dict) -> pd.DataF
         )
         with measured(results, "implicit_fit"):
             model.fit(user_items.matrix, show_progress=False)
-        parts = []
         with measured(results, "implicit_recommend"):
-            for start in range(0, user_items.shape[0], 4096):
-                batch = np.arange(start, min(start + 4096, user_items.shape[0]))
-                ids, _ = model.recommend(batch, user_items.matrix[batch], N=K)
-                parts.append((np.repeat(batch, ids.shape[1]), ids.reshape(-1)))
-    rows = np.concatenate([p[0] for p in parts])
-    cols = np.concatenate([p[1] for p in parts])
-    valid = cols >= 0
-    return pd.DataFrame(
-        {
-            "user_id": user_items.user_ids[rows[valid]],
-            "track_id": user_items.track_ids[cols[valid]],
-            "rank": np.tile(np.arange(1, K + 1), len(rows) // K)[valid],
-        }
-    )
+            return implicit_recommend_all(model, user_items, K)
 
 
 def _spark_mllib(user_items, config: PipelineConfig, spark, results: dict) -> pd.DataFrame:
-    from pyspark.sql import functions as F
-
+    from jobs.evaluate import spark_recommend_all
     from jobs.train_als import fit_spark_model
 
     with measured(results, "spark_fit"):
         model = fit_spark_model(user_items, config.als, spark, config.checkpoint_dir / "bench")
     with measured(results, "spark_recommend"):
-        recommended = (
-            model.recommendForAllUsers(K)
-            .select("user", F.posexplode("recommendations").alias("position", "rec"))
-            .select("user", (F.col("position") + 1).alias("rank"), F.col("rec.item").alias("item"))
-            .toPandas()
-        )
-    return pd.DataFrame(
-        {
-            "user_id": user_items.user_ids[recommended["user"].to_numpy()],
-            "track_id": user_items.track_ids[recommended["item"].to_numpy()],
-            "rank": recommended["rank"].to_numpy(),
-        }
-    )
+        return spark_recommend_all(model, user_items, K)
 
 
 def report(all_results: list[dict]) -> str:

@@ -40,13 +40,25 @@ class InteractionsConfig:
     playlist_add_weight: float = 3.0
 
 
+def _default_source_weights() -> dict[str, float]:
+    # Keys are the candidate `source` values (schemas/candidates.py).
+    return {"als": 1.0, "listeners_like_you": 0.5, "popularity": 0.2}
+
+
 @dataclass(frozen=True)
 class PlaylistConfig:
+    """Candidate sources and playlist assembly (see jobs/candidates.py, jobs/playlists.py)."""
+
     length: int = 30
     candidates_per_user: int = 300
     max_tracks_per_artist: int = 2
     release_radar_days: int = 7
     scoring_batch_rows: int = 2048
+    neighbours: int = 50  # "listeners like you": nearest users by cosine over ALS factors
+    cold_start_plays: int = 5  # fewer plays in the look-back window: popularity candidates
+    # Weight of each candidate source in Discover Weekly's blend; a source without a
+    # weight (or weight 0) is left out.
+    source_weights: dict[str, float] = field(default_factory=_default_source_weights)
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,8 @@ class PipelineConfig:
     spark_driver_memory: str = "4g"
     shuffle_partitions: int = 8
     hive_catalog: bool = True
+    # Ingest fails (keeping the rejected rows) when more of a week than this is malformed.
+    max_quarantine_share: float = 0.05
     seed: int = 42
     als: AlsConfig = field(default_factory=AlsConfig)
     interactions: InteractionsConfig = field(default_factory=InteractionsConfig)

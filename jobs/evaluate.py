@@ -85,7 +85,27 @@ def popularity_recs(interactions_df: DataFrame, played: DataFrame, week: date, k
     return score_candidates(users, tracks, played, week, k).select("user_id", "track_id", "rank")
 
 
-def implicit_default_recs(plays: UserItems, k: int, seed: int, batch: int = 2048) -> pd.DataFrame:
+def implicit_recommend_all(model, user_items: UserItems, k: int, batch: int = 4096):
+    """implicit's `recommend` for every row of `user_items` in batches, already-played
+    filtered (each batch gets exactly its own CSR rows, as implicit requires)."""
+    parts = []
+    for start in range(0, user_items.shape[0], batch):
+        users = np.arange(start, min(start + batch, user_items.shape[0]))
+        ids, _ = model.recommend(users, user_items.matrix[users], N=k)
+        parts.append((np.repeat(users, ids.shape[1]), ids.reshape(-1)))
+    rows = np.concatenate([p[0] for p in parts])
+    cols = np.concatenate([p[1] for p in parts])
+    valid = cols >= 0  # implicit pads short lists with -1
+    return pd.DataFrame(
+        {
+            "user_id": user_items.user_ids[rows[valid]],
+            "track_id": user_items.track_ids[cols[valid]],
+            "rank": np.tile(np.arange(1, k + 1), len(rows) // k)[valid],
+        }
+    )
+
+
+def implicit_default_recs(plays: UserItems, k: int, seed: int) -> pd.DataFrame:
     """`implicit` as its README shows it: default hyper-parameters, raw play counts."""
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
@@ -93,20 +113,22 @@ def implicit_default_recs(plays: UserItems, k: int, seed: int, batch: int = 2048
     with threadpool_limits(1, "blas"):
         model = AlternatingLeastSquares(random_state=seed)
         model.fit(plays.matrix, show_progress=False)
-        parts = []
-        for start in range(0, plays.shape[0], batch):
-            users = np.arange(start, min(start + batch, plays.shape[0]))
-            ids, _ = model.recommend(users, plays.matrix[users], N=k)
-            parts.append((np.repeat(users, ids.shape[1]), ids.reshape(-1)))
-    rows = np.concatenate([p[0] for p in parts])
-    cols = np.concatenate([p[1] for p in parts])
-    valid = cols >= 0
-    ranks = np.tile(np.arange(1, k + 1), len(rows) // k)[valid]
+        return implicit_recommend_all(model, plays, k)
+
+
+def spark_recommend_all(model, user_items: UserItems, k: int) -> pd.DataFrame:
+    """Spark MLlib's `recommendForAllUsers(k)` (no already-played filter) mapped to our ids."""
+    recommended = (
+        model.recommendForAllUsers(k)
+        .select("user", F.posexplode("recommendations").alias("position", "rec"))
+        .select("user", (F.col("position") + 1).alias("rank"), F.col("rec.item").alias("item"))
+        .toPandas()
+    )
     return pd.DataFrame(
         {
-            "user_id": plays.user_ids[rows[valid]],
-            "track_id": plays.track_ids[cols[valid]],
-            "rank": ranks,
+            "user_id": user_items.user_ids[recommended["user"].to_numpy()],
+            "track_id": user_items.track_ids[recommended["item"].to_numpy()],
+            "rank": recommended["rank"].to_numpy(),
         }
     )
 
@@ -117,19 +139,7 @@ def spark_als_recs(
     model = fit_spark_model(
         confidences, config.als, spark, config.checkpoint_dir / f"evaluate-{week}"
     )
-    recommended = (
-        model.recommendForAllUsers(k)
-        .select("user", F.posexplode("recommendations").alias("position", "rec"))
-        .select("user", (F.col("position") + 1).alias("rank"), F.col("rec.item").alias("item"))
-        .toPandas()
-    )
-    return pd.DataFrame(
-        {
-            "user_id": confidences.user_ids[recommended["user"].to_numpy()],
-            "track_id": confidences.track_ids[recommended["item"].to_numpy()],
-            "rank": recommended["rank"].to_numpy(),
-        }
-    )
+    return spark_recommend_all(model, confidences, k)
 
 
 def evaluate_week(spark: SparkSession, config: PipelineConfig, week: date) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.tables import (
     SOURCE_FILE,
+    RawInputError,
     ingest_days,
     read_raw_days,
     table_path,
@@ -78,6 +79,30 @@ def parse_events(
     return with_schema(clean, events.EVENTS), with_schema(quarantine, events.QUARANTINE)
 
 
+class QuarantineThresholdExceeded(RuntimeError):
+    """Too much of the week is malformed to trust the rest of it."""
+
+
+def check_quarantine_share(
+    clean_rows: int, quarantined: dict[str, int], threshold: float, week: date
+) -> float:
+    """The quarantined share of the week's rows; raises when it passes `threshold` or when
+    the week has no rows at all (an empty week is never published silently)."""
+    total = clean_rows + sum(quarantined.values())
+    if total == 0:
+        raise RawInputError(f"raw events for week {week} hold no rows: nothing to ingest")
+    share = sum(quarantined.values()) / total
+    if share > threshold:
+        top = sorted(quarantined.items(), key=lambda item: (-item[1], item[0]))[:5]
+        raise QuarantineThresholdExceeded(
+            f"week {week}: {share:.1%} of {total:,} raw rows quarantined, over the "
+            f"{threshold:.1%} threshold (quality.max_quarantine_share); top reasons: "
+            + ", ".join(f"{reason} ({count:,})" for reason, count in top)
+            + "; the rows are kept in events_quarantine, clean events were not written"
+        )
+    return share
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     days = ingest_days(config, week)
     if len(days) > 7:
@@ -88,18 +113,22 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     # Both outputs come from one parse: cache it so the raw files are read once.
     clean = clean.persist()
     quarantine = quarantine.persist()
-    write_partitions(clean, table_path(config, "events"), ("date",))
+    # Quarantine first: whatever happens next, the rejected rows are kept with their reason.
     write_week(quarantine, table_path(config, "events_quarantine"), week)
+    reasons = {
+        row["reason"]: row["count"] for row in quarantine.groupBy("reason").count().collect()
+    }
     rows["events"] = clean.count()
-    rows["events_quarantine"] = quarantine.count()
-    if rows["events_quarantine"]:
-        reasons = quarantine.groupBy("reason").count().orderBy(F.desc("count")).collect()
+    rows["events_quarantine"] = sum(reasons.values())
+    if reasons:
         log.warning(
             "quarantined %d rows for week %s: %s",
             rows["events_quarantine"],
             week,
-            ", ".join(f"{row['reason']}={row['count']}" for row in reasons),
+            ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items())),
         )
+    check_quarantine_share(rows["events"], reasons, config.max_quarantine_share, week)
+    write_partitions(clean, table_path(config, "events"), ("date",))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

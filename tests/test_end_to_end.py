@@ -108,3 +108,36 @@ def test_validation_results_and_stage_records_are_kept(published):
     assert (run / "validation" / "playlists.json").exists()
     stages = {path.stem for path in (run / "stages").glob("*.json")}
     assert {"ingest", "interactions", "train_als", "candidates", "playlists", "publish"} <= stages
+
+
+SPARK_SQL_CHECK = """
+import sys
+from jobs.config import PipelineConfig
+from jobs.spark import spark_session
+spark = spark_session(PipelineConfig.load(), "catalog-check")
+tables = sorted(t.name for t in spark.catalog.listTables())
+rows = spark.sql("SELECT count(*) FROM playlists WHERE week = DATE'%s'").first()[0]
+print("TABLES", ",".join(tables), "ROWS", rows)
+spark.stop()
+"""
+
+
+def test_tables_are_registered_in_spark_catalog(published):
+    import subprocess
+    import sys
+
+    config, con = published
+    env = airflow_env(config, "local[1]")
+    result = subprocess.run(
+        [sys.executable, "-c", SPARK_SQL_CHECK % WEEK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("TABLES"))
+    _, tables, _, rows = line.split()
+    assert {"events", "interactions", "user_factors", "candidates", "playlists"} <= set(
+        tables.split(",")
+    )
+    assert int(rows) == scalar(con, f"SELECT count(*) FROM playlists WHERE week = DATE '{WEEK}'")

@@ -125,3 +125,26 @@ def test_ingest_catches_up_on_never_ingested_history(tmp_path):
     days = ingest_days(config, WEEK)
     assert days[:2] == [date(2026, 11, 1), date(2026, 11, 10)]
     assert days[2:] == [date(2026, 11, 16) + timedelta(days=n) for n in range(7)]
+
+
+def test_quarantine_share_under_the_threshold_passes():
+    from jobs.ingest import check_quarantine_share
+
+    assert check_quarantine_share(96, {"negative ms_played": 4}, 0.05, WEEK) == 0.04
+
+
+def test_quarantine_share_over_the_threshold_names_threshold_share_and_reasons():
+    from jobs.ingest import QuarantineThresholdExceeded, check_quarantine_share
+
+    with pytest.raises(QuarantineThresholdExceeded) as error:
+        check_quarantine_share(90, {"negative ms_played": 3, "unknown event_type": 7}, 0.05, WEEK)
+    message = str(error.value)
+    assert "10.0% of 100 raw rows" in message and "5.0% threshold" in message
+    assert message.index("unknown event_type (7)") < message.index("negative ms_played (3)")
+
+
+def test_an_empty_week_is_an_error_not_an_empty_publish():
+    from jobs.ingest import check_quarantine_share
+
+    with pytest.raises(RawInputError, match="hold no rows"):
+        check_quarantine_share(0, {}, 0.05, WEEK)
