@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import InteractionsConfig, PipelineConfig
 from jobs.entry import run_job
-from jobs.tables import read_table, table_path, with_schema, write_week
+from jobs.tables import read_control, read_table, table_path, with_schema, write_week
 from jobs.weeks import week_start
 from schemas import catalog, events
 from schemas import interactions as schema
@@ -36,13 +36,21 @@ SECONDS_PER_DAY = 86_400.0
 
 
 def build_interactions(
-    clean_events: DataFrame, tracks: DataFrame, week: date, config: InteractionsConfig
+    clean_events: DataFrame,
+    tracks: DataFrame,
+    exclusions: DataFrame,
+    week: date,
+    config: InteractionsConfig,
 ) -> DataFrame:
+    """Confidence per (user, track) as in the module docstring. Plays in a context the
+    listener excluded from their taste profile (`exclusions`: user_id, context, created_at)
+    are left out here; they still count as played for novelty (jobs/history.py)."""
     window_start = week - timedelta(weeks=config.lookback_weeks)
     week_moment = F.lit(week_start(week))
     signals = (
         clean_events.where((F.col("date") >= F.lit(window_start)) & (F.col("date") < F.lit(week)))
         .where(F.col("event_type").isin(raw.PLAY, raw.SAVE, raw.PLAYLIST_ADD))
+        .join(exclusions.select("user_id", "context"), ["user_id", "context"], "left_anti")
         .join(tracks.select("track_id", "duration_ms"), "track_id", "left")
         .withColumns(
             {
@@ -93,7 +101,8 @@ def build_interactions(
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     clean_events = read_table(spark, config, "events", events.EVENTS)
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
-    interactions = build_interactions(clean_events, tracks, week, config.interactions)
+    exclusions = read_control(spark, config, "taste_profile_exclusions")
+    interactions = build_interactions(clean_events, tracks, exclusions, week, config.interactions)
     write_week(interactions, table_path(config, "interactions"), week)
     rows["interactions"] = spark.read.parquet(
         str(table_path(config, "interactions") / f"week={week}")

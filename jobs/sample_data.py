@@ -323,7 +323,7 @@ def generate(
             raise ValueError(f"{name} must be at least 1, got {value}")
     window = TimeWindow.before(week, weeks)
     seeds = np.random.SeedSequence(seed)
-    catalog_seed, listeners_seed, events_seed = seeds.spawn(3)
+    catalog_seed, listeners_seed, events_seed, exclusions_seed = seeds.spawn(4)
 
     catalog, catalog_tables = _make_catalog(np.random.default_rng(catalog_seed), tracks, window)
     listeners = _make_listeners(np.random.default_rng(listeners_seed), users, catalog, window)
@@ -338,6 +338,9 @@ def generate(
         "follows": _follows_table(follows, listeners, catalog),
         "user_settings": _settings_table(listeners),
         "user_hides": _hides_table(hides, listeners, catalog),
+        "taste_profile_exclusions": _exclusions_table(
+            np.random.default_rng(exclusions_seed), listeners, window
+        ),
     }
     for table_name, table in control_tables.items():
         counts[table_name] = write_table(config.controls_dir / table_name, table)
@@ -1364,6 +1367,20 @@ def _settings_table(listeners: _Listeners) -> pa.Table:
             listeners.user_ids,
             pa.array(listeners.explicit_filter),
             listeners.preferred_genres,
+        ],
+    )
+
+
+def _exclusions_table(rng, listeners: _Listeners, window: TimeWindow) -> pa.Table:
+    """About 3% of listeners keep their own playlist out of their taste profile."""
+    users = np.flatnonzero(rng.random(listeners.size) < 0.03)
+    # Each listener's own playlist is context number `user` (see _context_offsets).
+    return arrow_table(
+        controls_schema.TASTE_PROFILE_EXCLUSIONS,
+        [
+            listeners.user_ids.take(pa.array(users)),
+            listeners.contexts.take(pa.array(users)),
+            timestamps_us(np.full(users.size, window.start_us, dtype=np.int64)),
         ],
     )
 

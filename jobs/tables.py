@@ -12,6 +12,7 @@ from pyspark.sql.types import StructType
 
 from jobs.config import PipelineConfig
 from jobs.weeks import days_before
+from schemas import controls
 from schemas import raw_events as raw
 
 STAGING = "_staging"
@@ -37,6 +38,15 @@ def read_parquet(spark: SparkSession, path: Path, schema: StructType) -> DataFra
 
 def read_table(spark: SparkSession, config: PipelineConfig, table: str, schema: StructType):
     return read_parquet(spark, table_path(config, table), schema)
+
+
+def read_control(spark: SparkSession, config: PipelineConfig, table: str) -> DataFrame:
+    """A listener-controls table; an absent one is empty (a service may not offer it)."""
+    schema = controls.TABLES[table]
+    path = config.controls_dir / table
+    if not path.exists():
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(str(path))
 
 
 def read_week(

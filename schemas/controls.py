@@ -39,8 +39,19 @@ USER_HIDES = StructType(
     ]
 )
 
+# Contexts (playlist/album/radio ids, as in the events' `context`) whose plays must not
+# shape the listener's taste profile - a sleep playlist, the children's playlist.
+TASTE_PROFILE_EXCLUSIONS = StructType(
+    [
+        StructField("user_id", StringType(), nullable=False),
+        StructField("context", StringType(), nullable=False),
+        StructField("created_at", TimestampType(), nullable=False),
+    ]
+)
+
 TABLES = {
     "follows": FOLLOWS,
+    "taste_profile_exclusions": TASTE_PROFILE_EXCLUSIONS,
     "user_settings": USER_SETTINGS,
     "user_hides": USER_HIDES,
 }

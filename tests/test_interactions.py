@@ -5,7 +5,7 @@ import pytest
 
 from jobs.config import InteractionsConfig
 from jobs.interactions import build_interactions
-from schemas import events
+from schemas import controls, events
 
 pytestmark = pytest.mark.spark
 
@@ -20,7 +20,7 @@ CONFIG = InteractionsConfig(
 )
 
 
-def clean_event(n, user, track, days_before_week, ms=180_000, kind="play"):
+def clean_event(n, user, track, days_before_week, ms=180_000, kind="play", context=None):
     ts = datetime(2026, 11, 23, tzinfo=timezone.utc) - timedelta(days=days_before_week)
     return (
         f"e{n}",
@@ -35,7 +35,7 @@ def clean_event(n, user, track, days_before_week, ms=180_000, kind="play"):
         None,
         None,
         kind,
-        None,
+        context,
         ts.date(),
     )
 
@@ -50,18 +50,31 @@ def confidences(spark):
         clean_event(5, "u2", "full", 21),  # outside the 2-week look-back
         clean_event(6, "u2", "full", -1),  # in the publish week itself: not yet history
         clean_event(7, "u2", "hidden", 3, ms=0, kind="hide"),  # not a taste signal here
+        clean_event(8, "u3", "full", 7, context="playlist:sleep"),  # excluded by u3
+        clean_event(9, "u2", "half", 7, context="playlist:sleep"),  # u2 did not exclude it
     ]
     events_df = spark.createDataFrame(rows, schema=events.EVENTS)
     tracks = spark.createDataFrame(
         [(t, 180_000) for t in ("full", "half", "skipped", "saved", "hidden")],
         "track_id string, duration_ms int",
     )
-    result = build_interactions(events_df, tracks, WEEK, CONFIG).collect()
+    exclusions = spark.createDataFrame(
+        [("u3", "playlist:sleep", datetime(2026, 1, 1, tzinfo=timezone.utc))],
+        schema=controls.TASTE_PROFILE_EXCLUSIONS,
+    )
+    result = build_interactions(events_df, tracks, exclusions, WEEK, CONFIG).collect()
     return {(r["user_id"], r["track_id"]): r for r in result}
 
 
 def test_confidence_follows_the_documented_formula(confidences):
-    assert set(confidences) == {("u1", "full"), ("u1", "half"), ("u1", "skipped"), ("u1", "saved")}
+    # u3's only play was in a context u3 excluded from the taste profile: no row for u3.
+    assert set(confidences) == {
+        ("u1", "full"),
+        ("u1", "half"),
+        ("u1", "skipped"),
+        ("u1", "saved"),
+        ("u2", "half"),
+    }
     assert confidences[("u1", "full")]["confidence"] == pytest.approx(math.log1p(0.5))
     assert confidences[("u1", "half")]["confidence"] == pytest.approx(math.log1p(0.5), rel=1e-3)
     assert confidences[("u1", "skipped")]["confidence"] == pytest.approx(-math.log1p(0.5))
