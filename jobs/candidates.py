@@ -1,37 +1,51 @@
-"""Score ALS candidates for every user, in Spark: user partitions stream through
-`mapInArrow`, the track factors are broadcast, each Arrow batch is one BLAS matrix product
-plus a partial top-K (`argpartition`), and already-played tracks are masked before the
-top-K. No cross join, no per-user Python loop.
+"""Candidate tracks for every user, from three sources, into one `candidates` table: the
+top `candidates_per_user` per (user, source), tracks the user ever played never included.
+
+* `als` - the ALS score u . v. User partitions stream through `mapInArrow`, the track
+  factors are broadcast, each Arrow batch is one BLAS matrix product plus a partial top-K
+  (`argpartition`), and already-played tracks are masked before the top-K.
+* `listeners_like_you` - user-user: each user's nearest users by cosine over the ALS user
+  factors (the same scorer, with the unit-length user matrix broadcast in place of the
+  tracks and the user itself masked), then the tracks those neighbours like, voted by
+  similarity (the neighbours' likings broadcast, one sparse product per user batch).
+* `popularity` - for cold-start users (few plays, or no ALS factors): the most-listened
+  tracks of the look-back window, by the same scorer as a rank-1 model.
+
+No cross join, no per-user Python loop.
 
     spark-submit jobs/candidates.py --week 2026-11-23
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from functools import reduce
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from scipy.sparse import csr_matrix, diags
 
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.history import played_tracks
+from jobs.matrix import to_user_items
 from jobs.tables import read_table, read_week, table_path, with_schema, write_week
 from schemas import candidates as schema
-from schemas import events, model
+from schemas import events, interactions, model
 
 SCORED = pa.schema(
     [
         pa.field("user_id", pa.string()),
-        pa.field("track_id", pa.string()),
+        pa.field("item_id", pa.string()),
         pa.field("score", pa.float32()),
         pa.field("rank", pa.int32()),
     ]
 )
-SCORED_DDL = "user_id string, track_id string, score float, rank int"
+SCORED_DDL = "user_id string, item_id string, score float, rank int"
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,34 +60,104 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return best, np.take_along_axis(candidate_scores, order, axis=1)
 
 
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its L2 norm; an all-zero row stays zero (similar to nobody)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, np.float32(1.0))
+
+
+def _best_unmasked(
+    batch: pa.RecordBatch, scores: np.ndarray, item_ids: np.ndarray, k: int
+) -> pa.RecordBatch:
+    """The top-k finite `scores` per row of `batch` as SCORED rows, after setting the
+    batch's `masked` item indices to -inf (`scores` is modified)."""
+    masked = batch.column("masked")
+    scores[masked.value_parent_indices().to_numpy(), masked.flatten().to_numpy()] = -np.inf
+    best, best_scores = top_k(scores, k)
+    keep = np.isfinite(best_scores)  # users who played almost everything get fewer
+    row_of = np.broadcast_to(np.arange(batch.num_rows)[:, None], best.shape)[keep]
+    return pa.RecordBatch.from_arrays(
+        [
+            batch.column("user_id").take(pa.array(row_of)),
+            pa.array(item_ids[best[keep]], pa.string()),
+            pa.array(best_scores[keep], pa.float32()),
+            pa.array(np.cumsum(keep, axis=1)[keep], pa.int32()),
+        ],
+        schema=SCORED,
+    )
+
+
 def batch_scorer(
-    track_ids: np.ndarray, track_factors: np.ndarray, k: int
+    item_ids: np.ndarray, item_factors: np.ndarray, k: int, cosine: bool = False
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The `mapInArrow` function: (user_id, factors, played track indices) -> top-k rows."""
-    rank_ = track_factors.shape[1]
+    """The `mapInArrow` function: (user_id, factors, masked item indices) -> top-k rows by
+    u . v, or with `cosine` by u . v / |u| (`item_factors` rows are then unit length)."""
+    rank_ = item_factors.shape[1]
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
             users = batch.column("factors").flatten().to_numpy().reshape(-1, rank_)
-            scores = users.astype(np.float32, copy=False) @ track_factors.T
-            played = batch.column("played")
-            scores[played.value_parent_indices().to_numpy(), played.flatten().to_numpy()] = -np.inf
-            best, best_scores = top_k(scores, k)
-            keep = np.isfinite(best_scores)  # users who played almost everything get fewer
-            row_of = np.broadcast_to(np.arange(batch.num_rows)[:, None], best.shape)[keep]
-            yield pa.RecordBatch.from_arrays(
-                [
-                    batch.column("user_id").take(pa.array(row_of)),
-                    pa.array(track_ids[best[keep]], pa.string()),
-                    pa.array(best_scores[keep], pa.float32()),
-                    pa.array(np.cumsum(keep, axis=1)[keep], pa.int32()),
-                ],
-                schema=SCORED,
-            )
+            users = users.astype(np.float32, copy=False)
+            scores = (unit_rows(users) if cosine else users) @ item_factors.T
+            yield _best_unmasked(batch, scores, item_ids, k)
 
     return score
+
+
+def _index_frame(
+    spark: SparkSession, ids: np.ndarray, id_column: str, index_column: str
+) -> DataFrame:
+    """(id_column, index_column): each id's position in `ids`, to join on."""
+    return spark.createDataFrame(
+        pa.table({id_column: pa.array(ids, pa.string()), index_column: np.arange(len(ids))})
+    )
+
+
+def _masked_lists(masked: DataFrame, item_ids: np.ndarray) -> DataFrame:
+    """(user_id, masked): the positions in `item_ids` of each user's masked items."""
+    index = _index_frame(masked.sparkSession, item_ids, "item_id", "item_index")
+    return (
+        masked.join(index, "item_id")
+        .groupBy("user_id")
+        .agg(F.sort_array(F.collect_list("item_index")).alias("masked"))
+    )
+
+
+def top_products(
+    users: DataFrame, items: DataFrame, masked: DataFrame, k: int, cosine: bool = False
+) -> DataFrame:
+    """Top-`k` items per user by u . v (with `cosine`, u . v / (|u| |v|)), masked pairs left
+    out: the item matrix is broadcast and each user partition is one matrix product.
+
+    users: (user_id, factors); items: (item_id, factors); masked: (user_id, item_id).
+    Returns (user_id, item_id, score, rank), rank 1-based."""
+    spark = users.sparkSession
+    table = items.select("item_id", "factors").orderBy("item_id").toArrow()
+    if table.num_rows == 0:
+        return spark.createDataFrame([], SCORED_DDL)
+    item_ids = table.column("item_id").to_numpy(zero_copy_only=False)
+    vectors = table.column("factors").combine_chunks()
+    matrix = vectors.flatten().to_numpy().reshape(len(item_ids), -1).astype(np.float32)
+    if cosine:
+        matrix = unit_rows(matrix)
+    rows = users.select("user_id", "factors").join(
+        _masked_lists(masked, item_ids), "user_id", "left"
+    )
+    shipped = spark.sparkContext.broadcast((item_ids, matrix))
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        ids, factors = shipped.value
+        return batch_scorer(ids, factors, k, cosine)(batches)
+
+    return rows.mapInArrow(score, SCORED_DDL)
+
+
+def _as_candidates(scored: DataFrame, source: str, week: date) -> DataFrame:
+    return with_schema(
+        scored.withColumns({"source": F.lit(source), "week": F.lit(week)}), schema.SCHEMA
+    )
 
 
 def score_candidates(
@@ -82,54 +166,198 @@ def score_candidates(
     played: DataFrame,
     week: date,
     k: int,
+    source: str = schema.ALS,
 ) -> DataFrame:
-    """Top-`k` unplayed tracks per user by the ALS score u . v."""
-    spark = user_factors.sparkSession
-    tracks = track_factors.orderBy("track_id").toArrow()
-    track_ids = tracks.column("track_id").to_numpy(zero_copy_only=False)
-    vectors = tracks.column("factors").combine_chunks()
-    rank_ = len(vectors[0]) if len(vectors) else 0
-    matrix = vectors.flatten().to_numpy().reshape(-1, rank_).astype(np.float32)
-    index = spark.createDataFrame(
-        pa.table({"track_id": pa.array(track_ids), "track_index": np.arange(len(track_ids))})
+    """Top-`k` unplayed tracks per user by the score u . v of the given factors."""
+    scored = top_products(
+        user_factors,
+        track_factors.withColumnRenamed("track_id", "item_id"),
+        played.withColumnRenamed("track_id", "item_id"),
+        k,
     )
-    played_index = (
-        played.join(index, "track_id")
-        .groupBy("user_id")
-        .agg(F.sort_array(F.collect_list("track_index")).alias("played"))
+    return _as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
+
+
+def nearest_neighbours(user_factors: DataFrame, n: int) -> DataFrame:
+    """Each user's `n` most similar other users by cosine over the ALS user factors,
+
+        sim(u, v) = u . v / (|u| |v|),
+
+    keeping only sim > 0 (an unrelated or opposite taste is no recommendation).
+    Returns (user_id, neighbour_id, similarity)."""
+    users = user_factors.select("user_id", "factors")
+    scored = top_products(
+        users,
+        users.withColumnRenamed("user_id", "item_id"),
+        users.select("user_id", F.col("user_id").alias("item_id")),  # never oneself
+        n,
+        cosine=True,
     )
-    users = user_factors.select("user_id", "factors").join(played_index, "user_id", "left")
-    shipped = spark.sparkContext.broadcast((track_ids, matrix))
+    return scored.where(F.col("score") > 0).select(
+        "user_id", F.col("item_id").alias("neighbour_id"), F.col("score").alias("similarity")
+    )
+
+
+def vote_scorer(
+    track_ids: np.ndarray, liking: csr_matrix, k: int
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The `mapInArrow` function: (user_id, votes [(neighbour_index, weight)], masked track
+    indices) -> top-k rows of W . L, W the batch's neighbour weights (users x neighbours)
+    and L the `liking` matrix (neighbours x tracks)."""
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ids, factors = shipped.value
-        return batch_scorer(ids, factors, k)(batches)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            votes = batch.column("votes")
+            entries = votes.flatten()  # struct_field, unlike .field(), honours slicing
+            weights = csr_matrix(
+                (
+                    pc.struct_field(entries, "weight").to_numpy().astype(np.float32),
+                    (
+                        votes.value_parent_indices().to_numpy(),
+                        pc.struct_field(entries, "neighbour_index").to_numpy(),
+                    ),
+                ),
+                shape=(batch.num_rows, liking.shape[0]),
+            )
+            scores = (weights @ liking).toarray()
+            scores[scores <= 0] = -np.inf  # a track no neighbour likes is no candidate
+            yield _best_unmasked(batch, scores, track_ids, k)
 
-    scored = users.mapInArrow(score, SCORED_DDL)
-    return with_schema(
-        scored.withColumns({"source": F.lit(schema.ALS), "week": F.lit(week)}), schema.SCHEMA
+    return score
+
+
+def neighbour_candidates(
+    neighbours: DataFrame, interactions_df: DataFrame, played: DataFrame, week: date, k: int
+) -> DataFrame:
+    """Top-`k` unplayed tracks per user from what their neighbours like:
+
+        score(u, t) = sum_v sim(u, v) * c(v, t) / max_t' c(v, t')  /  sum_v sim(u, v)
+
+    over u's neighbours v and positive confidences c only. A neighbour weighs in by
+    similarity, a heavy listener no more than a light one (each neighbour's confidences
+    relative to their own maximum), and the score lies in (0, 1].
+
+    Computed like the ALS scorer: the liking matrix L[v, t] = c(v, t) / max_t' c(v, t') is
+    broadcast, and each batch of users is one sparse product W . L (W[u, v] = sim(u, v) /
+    sum_v sim(u, v)) plus a partial top-K, played tracks masked. (A Spark join of neighbours
+    with interactions shuffles users x neighbours x tracks-per-neighbour rows instead.)"""
+    spark = neighbours.sparkSession
+    likes = to_user_items(
+        interactions_df.where(F.col("confidence") > 0)
+        .select("user_id", "track_id", "confidence")
+        .toArrow()
     )
+    if likes.shape[0] == 0:
+        return spark.createDataFrame([], schema.SCHEMA)
+    row_max = likes.matrix.max(axis=1).toarray().ravel()
+    liking = csr_matrix(diags(1.0 / row_max) @ likes.matrix, dtype=np.float32)
+    neighbour_index = _index_frame(spark, likes.user_ids, "neighbour_id", "neighbour_index")
+    # A neighbour without positive confidences counts in sum_v sim but votes for nothing.
+    votes = (
+        neighbours.withColumn(
+            "weight", F.col("similarity") / F.sum("similarity").over(Window.partitionBy("user_id"))
+        )
+        .join(neighbour_index, "neighbour_id")
+        .groupBy("user_id")
+        .agg(F.collect_list(F.struct("neighbour_index", "weight")).alias("votes"))
+    )
+    rows = votes.join(
+        _masked_lists(played.withColumnRenamed("track_id", "item_id"), likes.track_ids),
+        "user_id",
+        "left",
+    )
+    shipped = spark.sparkContext.broadcast((likes.track_ids, liking))
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        track_ids, matrix = shipped.value
+        return vote_scorer(track_ids, matrix, k)(batches)
+
+    scored = rows.mapInArrow(score, SCORED_DDL).withColumnRenamed("item_id", "track_id")
+    return _as_candidates(scored, schema.LISTENERS_LIKE_YOU, week)
+
+
+def cold_start_users(
+    interactions_df: DataFrame,
+    user_factors: DataFrame,
+    events_df: DataFrame,
+    week: date,
+    min_plays: int,
+) -> DataFrame:
+    """(user_id) of the users popularity serves: fewer than `min_plays` plays in the
+    look-back window (sum of `plays` over their interactions), or active in the week
+    before `week` (clean events) without ALS factors."""
+    light = (
+        interactions_df.groupBy("user_id")
+        .agg(F.sum("plays").alias("plays"))
+        .where(F.col("plays") < min_plays)
+        .select("user_id")
+    )
+    unmodelled = (
+        events_df.where(
+            (F.col("date") >= F.lit(week - timedelta(days=7))) & (F.col("date") < F.lit(week))
+        )
+        .select("user_id")
+        .distinct()
+        .join(user_factors.select("user_id"), "user_id", "left_anti")
+    )
+    return light.union(unmodelled).distinct()
+
+
+def popularity_candidates(
+    users: DataFrame, interactions_df: DataFrame, played: DataFrame, week: date, k: int
+) -> DataFrame:
+    """Top-`k` unplayed tracks for each of `users` (user_id) by
+
+        listeners(t) = #{v : c(v, t) > 0}   over the look-back window's interactions,
+
+    a rank-1 'model' (track factor [listeners(t)], user factor [1]) scored by the same
+    distributed scorer as ALS."""
+    tracks = (
+        interactions_df.where(F.col("confidence") > 0)
+        .groupBy("track_id")
+        .agg(F.count("*").cast("float").alias("listeners"))
+        .select("track_id", F.array("listeners").alias("factors"))
+    )
+    ones = users.select("user_id").withColumn("factors", F.array(F.lit(1.0).cast("float")))
+    return score_candidates(ones, tracks, played, week, k, source=schema.POPULARITY)
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
-    spark.conf.set(
-        "spark.sql.execution.arrow.maxRecordsPerBatch", str(config.playlists.scoring_batch_rows)
-    )
-    candidates = score_candidates(
-        read_week(spark, config, "user_factors", model.USER_FACTORS, week),
-        read_week(spark, config, "track_factors", model.TRACK_FACTORS, week),
-        played_tracks(read_table(spark, config, "events", events.EVENTS), week),
-        week,
-        config.playlists.candidates_per_user,
-    )
-    write_week(candidates, table_path(config, "candidates"), week)
-    rows["candidates"] = spark.read.parquet(
-        str(table_path(config, "candidates") / f"week={week}")
-    ).count()
+    settings = config.playlists
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.scoring_batch_rows))
+    k = settings.candidates_per_user
+    # Each of these is read by two or three sources.
+    user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week).cache()
+    interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week).cache()
+    history = read_table(spark, config, "events", events.EVENTS)
+    played = played_tracks(history, week).cache()
+    cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
+    sources = [
+        score_candidates(
+            user_factors,
+            read_week(spark, config, "track_factors", model.TRACK_FACTORS, week),
+            played,
+            week,
+            k,
+        ),
+        neighbour_candidates(
+            nearest_neighbours(user_factors, settings.neighbours), interactions_df, played, week, k
+        ),
+        popularity_candidates(cold, interactions_df, played, week, k),
+    ]
+    path = table_path(config, "candidates")
+    write_week(reduce(DataFrame.unionByName, sources), path, week)
+    for cached in (user_factors, interactions_df, played):
+        cached.unpersist()
+    counts = spark.read.parquet(str(path / f"week={week}")).groupBy("source").count().collect()
+    rows.update({f"candidates_{row['source']}": row["count"] for row in counts})
+    rows["candidates"] = sum(row["count"] for row in counts)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_job("candidates", argv, run, "Score top-K ALS candidates per user.")
+    run_job("candidates", argv, run, "Score top-K candidates per user from every source.")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ class InteractionsConfig:
 
 def _default_source_weights() -> dict[str, float]:
     # Keys are the candidate `source` values (schemas/candidates.py).
-    return {"als": 1.0, "listeners_like_you": 0.5, "popularity": 0.2}
+    return {"als": 1.0, "listeners_like_you": 0.1, "popularity": 0.2}
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.candidates import score_candidates
+from jobs.candidates import popularity_candidates
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.history import played_tracks
@@ -69,20 +69,11 @@ def discovery_truth(week_events: DataFrame, played_before: DataFrame, skip_ms: i
 
 
 def popularity_recs(interactions_df: DataFrame, played: DataFrame, week: date, k: int):
-    """Top-k by listeners in the look-back window, unplayed: a rank-1 'model' whose track
-    factor is the listener count, scored by the same distributed scorer as ALS."""
-    listeners = (
-        interactions_df.where(F.col("confidence") > 0)
-        .groupBy("track_id")
-        .agg(F.count("*").cast("float").alias("listeners"))
+    """Top-k by listeners in the look-back window, unplayed, for every listener with history."""
+    users = interactions_df.select("user_id").distinct()
+    return popularity_candidates(users, interactions_df, played, week, k).select(
+        "user_id", "track_id", "rank"
     )
-    tracks = listeners.select("track_id", F.array("listeners").alias("factors"))
-    users = (
-        interactions_df.select("user_id")
-        .distinct()
-        .withColumn("factors", F.array(F.lit(1.0).cast("float")))
-    )
-    return score_candidates(users, tracks, played, week, k).select("user_id", "track_id", "rank")
 
 
 def implicit_recommend_all(model, user_items: UserItems, k: int, batch: int = 4096):

@@ -10,7 +10,7 @@ import shutil
 from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.config import PipelineConfig, PlaylistConfig
@@ -41,6 +41,50 @@ def _cap_and_number(df: DataFrame, config: PlaylistConfig) -> DataFrame:
     )
 
 
+# Why a Discover Weekly track was chosen, by the source that contributed most to it.
+DISCOVER_REASONS = {
+    schema.SOURCE_ALS: "Picked for your taste: %s sounds like what you play",
+    schema.SOURCE_LISTENERS_LIKE_YOU: "Listeners with taste like yours play %s",
+    schema.SOURCE_POPULARITY: "Popular with listeners right now: %s",
+}
+
+
+def _literal_map(mapping: dict) -> Column:
+    return F.create_map(*[F.lit(part) for pair in mapping.items() for part in pair])
+
+
+def blend_candidates(candidates: DataFrame, weights: dict[str, float], depth: int) -> DataFrame:
+    """One ranking per user from every candidate source, by rank (not raw score):
+
+        r_s(u, t)   = max(0, 1 - (rank_s(u, t) - 1) / depth)     1 for a source's first pick
+        score(u, t) = sum_s w_s * r_s(u, t)
+        source(u, t) = argmax_s w_s * r_s(u, t)                  the largest contribution
+
+    Ranks because the sources' scales (dot products, neighbour votes, listener counts) do
+    not compare and their orders do; `depth` is the candidate list length, so the k-th
+    pick of any source is worth the same before weighting. A track several sources propose
+    appears once, with the summed score. Sources with no positive weight are left out.
+    Returns (user_id, track_id, score, source)."""
+    unknown = set(weights) - set(candidates_schema.SOURCES)
+    if unknown:
+        raise ValueError(
+            f"source_weights names unknown source(s) {sorted(unknown)}; "
+            f"known: {', '.join(candidates_schema.SOURCES)}"
+        )
+    weight = _literal_map({source: float(w) for source, w in weights.items()})[F.col("source")]
+    rank_score = F.greatest(F.lit(0.0), 1.0 - (F.col("rank") - 1) / F.lit(float(depth)))
+    contributions = (
+        candidates.withColumn("weight", weight)
+        .where(F.col("weight") > 0)
+        .withColumn("contribution", F.col("weight") * rank_score)
+    )
+    return contributions.groupBy("user_id", "track_id").agg(
+        F.sum("contribution").alias("score"),
+        # Ties (equal contributions) go to the source name that sorts last: deterministic.
+        F.max(F.struct("contribution", "source"))["source"].alias("source"),
+    )
+
+
 def build_discover_weekly(
     candidates: DataFrame,
     tracks: DataFrame,
@@ -49,18 +93,19 @@ def build_discover_weekly(
     week: date,
     config: PlaylistConfig,
 ) -> DataFrame:
-    """30 never-played tracks per listener from the ALS candidates, with artist variety."""
-    scored = candidates.join(tracks.select("track_id", "artist_id"), "track_id").join(
+    """`length` never-played tracks per listener from every candidate source, blended by
+    `source_weights` (see `blend_candidates`), at most `max_tracks_per_artist` per artist.
+    `score` is the blended score; `source` and `reason` name the main contributor."""
+    blended = blend_candidates(candidates, config.source_weights, config.candidates_per_user)
+    scored = blended.join(tracks.select("track_id", "artist_id"), "track_id").join(
         artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left"
     )
+    reason = F.printf(
+        _literal_map(DISCOVER_REASONS)[F.col("source")],
+        F.coalesce("artist_name", F.lit("this artist")),
+    )
     playlist = _cap_and_number(scored, config).withColumns(
-        {
-            "source": F.lit(schema.SOURCE_ALS),
-            "reason": F.format_string(
-                "Listeners with taste like yours play %s", F.coalesce("artist_name", F.lit("this"))
-            ),
-            "playlist_type": F.lit(schema.DISCOVER_WEEKLY),
-        }
+        {"reason": reason, "playlist_type": F.lit(schema.DISCOVER_WEEKLY)}
     )
     return _finish(playlist, model_version, week)
 

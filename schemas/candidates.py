@@ -1,4 +1,6 @@
-"""`candidates`: the top-K tracks per user from each candidate source, per week."""
+"""`candidates`: the top-K tracks per user from each candidate source, per week.
+
+`rank` is 1-based within (user, source); `score` is on the source's own scale."""
 
 from pyspark.sql.types import (
     DateType,
@@ -9,7 +11,11 @@ from pyspark.sql.types import (
     StructType,
 )
 
-ALS = "als"
+# The `source` column: which candidate generator proposed the row (jobs/candidates.py).
+ALS = "als"  # ALS score u . v
+LISTENERS_LIKE_YOU = "listeners_like_you"  # tracks of the nearest users (user-user)
+POPULARITY = "popularity"  # most-listened tracks, for cold-start users
+SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY)
 
 SCHEMA = StructType(
     [

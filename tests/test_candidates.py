@@ -1,10 +1,20 @@
-from datetime import date
+from datetime import date, datetime, timezone
 
 import numpy as np
 import pytest
 
-from jobs.candidates import score_candidates, top_k
-from schemas import model
+from jobs.candidates import (
+    cold_start_users,
+    nearest_neighbours,
+    neighbour_candidates,
+    popularity_candidates,
+    score_candidates,
+    top_k,
+)
+from schemas import candidates as candidates_schema
+from schemas import events, model
+from schemas import interactions as interactions_schema
+from schemas import playlists as playlists_schema
 
 WEEK = date(2026, 11, 23)
 
@@ -51,3 +61,146 @@ def test_scores_by_dot_product_without_played_tracks(spark):
         ("u3", 1): ("t3", 1.0),  # only one unplayed track: a short list, not a played one
     }
     assert {r["source"] for r in rows} == {"als"} and {r["week"] for r in rows} == {WEEK}
+
+
+def test_every_candidate_source_is_a_playlist_source():
+    # The GX playlists suite only accepts schemas.playlists.SOURCES.
+    assert set(candidates_schema.SOURCES) <= set(playlists_schema.SOURCES)
+
+
+@pytest.mark.spark
+def test_nearest_neighbours_by_cosine_not_dot_product(spark):
+    users = spark.createDataFrame(
+        [
+            ("u1", [1.0, 0.0], WEEK),
+            ("u2", [1.0, 0.1], WEEK),
+            ("u3", [10.0, 10.0], WEEK),  # the largest dot product with everyone, at 45 degrees
+            ("u4", [0.0, 1.0], WEEK),
+            ("u5", [-1.0, 0.0], WEEK),  # at best orthogonal (u4) to anyone: no neighbour
+        ],
+        schema=model.USER_FACTORS,
+    )
+    rows = nearest_neighbours(users, n=1).collect()
+    got = {r["user_id"]: (r["neighbour_id"], r["similarity"]) for r in rows}
+    assert {user: neighbour for user, (neighbour, _) in got.items()} == {
+        "u1": "u2",  # cos 0.995, although u1 . u3 = 10 > u1 . u2 = 1
+        "u2": "u1",
+        "u3": "u2",  # cos 11 / (|u3| |u2|) = 0.774 > 0.707 (u1, u4)
+        "u4": "u3",  # cos 0.707 > 0.0995 (u2)
+    }
+    assert got["u1"][1] == pytest.approx(1 / np.hypot(1.0, 0.1), rel=1e-5)
+    assert got["u3"][1] == pytest.approx(11 / (np.hypot(10, 10) * np.hypot(1, 0.1)), rel=1e-5)
+
+
+def _interactions(spark, rows):
+    """(user_id, track_id, confidence, plays) -> the interactions table's schema."""
+    return spark.createDataFrame(
+        [(u, t, float(c), p, 0, None, WEEK) for u, t, c, p in rows],
+        schema=interactions_schema.SCHEMA,
+    )
+
+
+@pytest.mark.spark
+def test_neighbour_tracks_are_voted_by_similarity_without_played_ones(spark):
+    neighbours = spark.createDataFrame(
+        [("u1", "v1", 0.75), ("u1", "v2", 0.25)],
+        "user_id string, neighbour_id string, similarity float",
+    )
+    interactions = _interactions(
+        spark,
+        [
+            ("v1", "tA", 2.0, 3),
+            ("v1", "tB", 1.0, 1),
+            ("v2", "tB", 4.0, 5),
+            ("v2", "tC", 2.0, 2),
+            ("v2", "tD", -1.0, 1),  # a dislike is no vote
+            ("u1", "tE", 3.0, 3),  # u1's own taste is not its neighbours'
+        ],
+    )
+    played = spark.createDataFrame([("u1", "tA")], "user_id string, track_id string")
+    rows = neighbour_candidates(neighbours, interactions, played, WEEK, k=5).collect()
+    got = {r["track_id"]: (r["rank"], r["score"]) for r in rows}
+    # Confidence relative to the neighbour's maximum: v1 tA 1, tB 0.5; v2 tB 1, tC 0.5.
+    # tA would score 0.75 but u1 played it.
+    assert got == {
+        "tB": (1, pytest.approx(0.75 * 0.5 + 0.25 * 1.0)),
+        "tC": (2, pytest.approx(0.25 * 0.5)),
+    }
+    assert {(r["user_id"], r["source"]) for r in rows} == {("u1", "listeners_like_you")}
+    top_1 = neighbour_candidates(neighbours, interactions, played, WEEK, k=1).collect()
+    assert [r["track_id"] for r in top_1] == ["tB"]
+
+
+def _events(spark, rows):
+    """(user_id, track_id, date) plays -> the events table's schema."""
+    return spark.createDataFrame(
+        [
+            (
+                f"e{i}",
+                datetime(d.year, d.month, d.day, tzinfo=timezone.utc),
+                u,
+                t,
+                200_000,
+                None,
+                None,
+                False,
+                None,
+                None,
+                None,
+                "play",
+                None,
+                d,
+            )
+            for i, (u, t, d) in enumerate(rows)
+        ],
+        schema=events.EVENTS,
+    )
+
+
+@pytest.mark.spark
+def test_cold_start_users_are_light_listeners_and_the_unmodelled(spark):
+    interactions = _interactions(
+        spark, [("u1", "t1", 1.0, 3), ("u1", "t2", 1.0, 1), ("u2", "t1", 2.0, 5)]
+    )
+    factors = spark.createDataFrame(
+        [("u1", [1.0], WEEK), ("u2", [1.0], WEEK)], schema=model.USER_FACTORS
+    )
+    history = _events(
+        spark,
+        [
+            ("u2", "t1", date(2026, 11, 20)),
+            ("u3", "t1", date(2026, 11, 22)),  # new this week, no factors yet
+            ("u4", "t1", date(2026, 11, 10)),  # not active in the week before WEEK
+        ],
+    )
+    cold = cold_start_users(interactions, factors, history, WEEK, min_plays=5)
+    # u1: 3 + 1 = 4 plays < 5; u2's 5 are not fewer than 5.
+    assert sorted(r["user_id"] for r in cold.collect()) == ["u1", "u3"]
+
+
+@pytest.mark.spark
+def test_popularity_ranks_tracks_by_listeners_without_played_ones(spark):
+    interactions = _interactions(
+        spark,
+        [
+            ("v1", "tA", 1.0, 1),
+            ("v2", "tA", 1.0, 1),
+            ("v3", "tA", 1.0, 1),
+            ("v1", "tB", 1.0, 1),
+            ("v2", "tB", 1.0, 1),
+            ("v1", "tC", 1.0, 1),
+            ("v2", "tC", -1.0, 1),  # a skip is no listener
+            ("v3", "tD", -1.0, 1),
+        ],
+    )
+    users = spark.createDataFrame([("c1",), ("c2",)], "user_id string")
+    played = spark.createDataFrame([("c1", "tA")], "user_id string, track_id string")
+    rows = popularity_candidates(users, interactions, played, WEEK, k=2).collect()
+    got = {(r["user_id"], r["rank"]): (r["track_id"], r["score"]) for r in rows}
+    assert got == {
+        ("c1", 1): ("tB", 2.0),  # tA (3 listeners) was played
+        ("c1", 2): ("tC", 1.0),
+        ("c2", 1): ("tA", 3.0),
+        ("c2", 2): ("tB", 2.0),
+    }
+    assert {r["source"] for r in rows} == {"popularity"}

@@ -3,7 +3,12 @@ from datetime import date, datetime, timezone
 import pytest
 
 from jobs.config import PlaylistConfig
-from jobs.playlists import build_discover_weekly, build_release_radar
+from jobs.playlists import (
+    DISCOVER_REASONS,
+    blend_candidates,
+    build_discover_weekly,
+    build_release_radar,
+)
 from schemas import candidates as candidates_schema
 from schemas import catalog, controls
 from schemas import interactions as interactions_schema
@@ -12,7 +17,11 @@ pytestmark = pytest.mark.spark
 
 WEEK = date(2026, 11, 23)
 CONFIG = PlaylistConfig(
-    length=3, candidates_per_user=10, max_tracks_per_artist=2, release_radar_days=7
+    length=3,
+    candidates_per_user=10,
+    max_tracks_per_artist=2,
+    release_radar_days=7,
+    source_weights={"als": 1.0, "listeners_like_you": 0.5, "popularity": 0.2},
 )
 
 
@@ -97,3 +106,72 @@ def test_release_radar_takes_new_releases_of_followed_and_played_artists(spark, 
         ("u2", "n1"): (2, "followed_artist"),
         ("u2", "m2"): (3, "played_artist"),
     }
+
+
+def _candidates(spark, rows):
+    """(user_id, source, [track_id, ...] best first) -> candidates rows ranked 1, 2, ..."""
+    return spark.createDataFrame(
+        [
+            (user, track, 1.0 / rank, rank, source, WEEK)
+            for user, source, tracks in rows
+            for rank, track in enumerate(tracks, start=1)
+            if track is not None
+        ],
+        schema=candidates_schema.SCHEMA,
+    )
+
+
+def test_blend_sums_weighted_rank_scores_and_credits_the_main_contributor(spark):
+    candidates = _candidates(
+        spark,
+        [
+            ("u1", "als", ["t1", "t2", "t3", None, None, None, None, None, "m1"]),
+            ("u1", "listeners_like_you", ["t3", "m1"]),
+            ("u1", "popularity", ["m2"]),
+        ],
+    )
+    rows = blend_candidates(candidates, CONFIG.source_weights, depth=10).collect()
+    got = {r["track_id"]: (r["score"], r["source"]) for r in rows}
+    # r = 1 - (rank - 1) / 10: als t1 1.0, t2 0.9, t3 0.8, m1 0.2; listeners t3 1.0, m1 0.9.
+    assert got == {
+        "t1": (pytest.approx(1.0), "als"),
+        "t2": (pytest.approx(0.9), "als"),
+        "t3": (pytest.approx(0.8 + 0.5 * 1.0), "als"),  # once, als gave more (0.8 > 0.5)
+        "m1": (pytest.approx(0.2 + 0.5 * 0.9), "listeners_like_you"),  # 0.45 > 0.2
+        "m2": (pytest.approx(0.2 * 1.0), "popularity"),
+    }
+
+
+def test_blend_rejects_an_unknown_source_weight(spark):
+    candidates = _candidates(spark, [("u1", "als", ["t1"])])
+    with pytest.raises(ValueError, match="alss"):
+        blend_candidates(candidates, {"alss": 1.0}, depth=10)
+
+
+def test_discover_weekly_blends_sources_and_serves_cold_start_users(spark, catalog_frames):
+    tracks, _, artists = catalog_frames
+    candidates = _candidates(
+        spark,
+        [
+            ("u1", "als", ["t1", "t2", "t3", None, None, None, None, None, "m1"]),
+            ("u1", "listeners_like_you", ["t3", "m1"]),
+            ("u1", "popularity", ["m2"]),
+            # u2 has no ALS factors: popularity only, still a full playlist.
+            ("u2", "popularity", ["m2", "m1", "t1", "t2"]),
+        ],
+    )
+    rows = build_discover_weekly(candidates, tracks, artists, "v1", WEEK, CONFIG).collect()
+    got = {(r["user_id"], r["position"]): (r["track_id"], r["source"], r["reason"]) for r in rows}
+    assert got == {
+        # Blended t3 1.3, t1 1.0, t2 0.9 (a third a1 track: capped), m1 0.65.
+        ("u1", 1): ("t3", "als", "Picked for your taste: Ada sounds like what you play"),
+        ("u1", 2): ("t1", "als", "Picked for your taste: Ada sounds like what you play"),
+        ("u1", 3): ("m1", "listeners_like_you", "Listeners with taste like yours play Bo"),
+        ("u2", 1): ("m2", "popularity", "Popular with listeners right now: Bo"),
+        ("u2", 2): ("m1", "popularity", "Popular with listeners right now: Bo"),
+        ("u2", 3): ("t1", "popularity", "Popular with listeners right now: Ada"),
+    }
+
+
+def test_every_candidate_source_has_a_reason():
+    assert set(DISCOVER_REASONS) == set(candidates_schema.SOURCES)
