@@ -87,21 +87,55 @@ def _best_unmasked(
     )
 
 
+def _masked_csr(masked: pa.ListArray, n_items: int) -> csr_matrix:
+    """The batch's masked item lists as a (rows x items) CSR of ones."""
+    rows = masked.value_parent_indices().to_numpy()
+    return csr_matrix(
+        (np.ones(rows.size, np.float32), (rows, masked.flatten().to_numpy())),
+        shape=(len(masked), n_items),
+    )
+
+
 def batch_scorer(
     item_ids: np.ndarray, item_factors: np.ndarray, k: int, cosine: bool = False
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The `mapInArrow` function: (user_id, factors, masked item indices) -> top-k rows by
-    u . v, or with `cosine` by u . v / |u| (`item_factors` rows are then unit length)."""
+    u . v, or with `cosine` by u . v / |u| (`item_factors` rows are then unit length).
+
+    Each batch is one call of implicit's fused top-k (blocked BLAS product, a heap per row,
+    masked items skipped): unlike a dense `argpartition`, it never materialises the
+    batch x items score and index matrices."""
+    from implicit.cpu.topk import topk
+
     rank_ = item_factors.shape[1]
+    k = min(k, item_factors.shape[0])
+    # implicit marks masked items and padding with the lowest float32.
+    lowest = np.finfo(np.float32).min
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
             users = batch.column("factors").flatten().to_numpy().reshape(-1, rank_)
-            users = users.astype(np.float32, copy=False)
-            scores = (unit_rows(users) if cosine else users) @ item_factors.T
-            yield _best_unmasked(batch, scores, item_ids, k)
+            users = np.ascontiguousarray(users, dtype=np.float32)
+            best, best_scores = topk(
+                item_factors,
+                unit_rows(users) if cosine else users,
+                k,
+                filter_query_items=_masked_csr(batch.column("masked"), item_factors.shape[0]),
+                num_threads=1,  # one Spark task per core already
+            )
+            keep = (best >= 0) & (best_scores > lowest)
+            row_of = np.broadcast_to(np.arange(batch.num_rows)[:, None], best.shape)[keep]
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("user_id").take(pa.array(row_of)),
+                    pa.array(item_ids[best[keep]], pa.string()),
+                    pa.array(best_scores[keep], pa.float32()),
+                    pa.array(np.cumsum(keep, axis=1)[keep], pa.int32()),
+                ],
+                schema=SCORED,
+            )
 
     return score
 

@@ -35,7 +35,7 @@ def test_top_k_matches_a_full_sort():
 @pytest.mark.spark
 def test_scores_by_dot_product_without_played_tracks(spark):
     users = spark.createDataFrame(
-        [("u1", [1.0, 0.0], WEEK), ("u2", [0.0, 1.0], WEEK), ("u3", [1.0, 1.0], WEEK)],
+        [("u1", [1.0, 0.0], WEEK), ("u2", [0.5, 1.0], WEEK), ("u3", [1.0, 1.0], WEEK)],
         schema=model.USER_FACTORS,
     )
     tracks = spark.createDataFrame(
@@ -57,7 +57,7 @@ def test_scores_by_dot_product_without_played_tracks(spark):
         ("u1", 1): ("t2", 2.0),
         ("u1", 2): ("t3", 1.0),  # t1 would score 3 but was played
         ("u2", 1): ("t4", 5.0),
-        ("u2", 2): ("t1", 0.0),  # a tie at 0 with t2, t3: lowest track index wins
+        ("u2", 2): ("t1", 1.5),  # 0.5 * 3: ahead of t2 (1.0) and t3 (0.5)
         ("u3", 1): ("t3", 1.0),  # only one unplayed track: a short list, not a played one
     }
     assert {r["source"] for r in rows} == {"als"} and {r["week"] for r in rows} == {WEEK}
