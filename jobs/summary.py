@@ -87,7 +87,5 @@ def print_summary(config: PipelineConfig, week: date, user_id: str | None = None
         print(f"\n{TITLES[playlist_type]} for {user_id} ({len(tracks)} tracks)")
         for _, position, track, artist, released, source, reason, _score in tracks:
             print(f"  {position:>2}. {track} — {artist}  [{source}] {reason}")
-    print(
-        f'\nQuery it yourself: duckdb -c "SELECT * FROM {playlists_query(config)} '
-        f"WHERE week = '{week}' LIMIT 10\""
-    )
+    query = f"SELECT * FROM {playlists_query(config)} WHERE week = '{week}' LIMIT 10"
+    print(f"\nQuery it yourself with DuckDB (no Spark):\n  {query}")
