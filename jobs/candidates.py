@@ -74,7 +74,19 @@ def _best_unmasked(
     masked = batch.column("masked")
     scores[masked.value_parent_indices().to_numpy(), masked.flatten().to_numpy()] = -np.inf
     best, best_scores = top_k(scores, k)
-    keep = np.isfinite(best_scores)  # users who played almost everything get fewer
+    # Users who played almost everything get fewer than k.
+    return _scored_rows(batch, item_ids, best, best_scores, np.isfinite(best_scores))
+
+
+def _scored_rows(
+    batch: pa.RecordBatch,
+    item_ids: np.ndarray,
+    best: np.ndarray,
+    best_scores: np.ndarray,
+    keep: np.ndarray,
+) -> pa.RecordBatch:
+    """SCORED rows from per-row best item indices and scores (best first); `keep` marks the
+    real entries, and ranks count only those."""
     row_of = np.broadcast_to(np.arange(batch.num_rows)[:, None], best.shape)[keep]
     return pa.RecordBatch.from_arrays(
         [
@@ -126,16 +138,7 @@ def batch_scorer(
                 num_threads=1,  # one Spark task per core already
             )
             keep = (best >= 0) & (best_scores > lowest)
-            row_of = np.broadcast_to(np.arange(batch.num_rows)[:, None], best.shape)[keep]
-            yield pa.RecordBatch.from_arrays(
-                [
-                    batch.column("user_id").take(pa.array(row_of)),
-                    pa.array(item_ids[best[keep]], pa.string()),
-                    pa.array(best_scores[keep], pa.float32()),
-                    pa.array(np.cumsum(keep, axis=1)[keep], pa.int32()),
-                ],
-                schema=SCORED,
-            )
+            yield _scored_rows(batch, item_ids, best, best_scores, keep)
 
     return score
 
