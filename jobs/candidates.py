@@ -48,34 +48,37 @@ SCORED = pa.schema(
 SCORED_DDL = "user_id string, item_id string, score float, rank int"
 
 
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of each row's k best finite scores, best first.
-
-    Ties are broken by the lower column index, so the result does not depend on batching."""
-    k = min(k, scores.shape[1])
-    candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
-    order = np.lexsort((candidates, -candidate_scores), axis=1)
-    best = np.take_along_axis(candidates, order, axis=1)
-    return best, np.take_along_axis(candidate_scores, order, axis=1)
-
-
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Each row divided by its L2 norm; an all-zero row stays zero (similar to nobody)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, np.float32(1.0))
 
 
-def _best_unmasked(
-    batch: pa.RecordBatch, scores: np.ndarray, item_ids: np.ndarray, k: int
+def sparse_top_k(
+    batch: pa.RecordBatch, scores: csr_matrix, item_ids: np.ndarray, k: int
 ) -> pa.RecordBatch:
-    """The top-k finite `scores` per row of `batch` as SCORED rows, after setting the
-    batch's `masked` item indices to -inf (`scores` is modified)."""
-    masked = batch.column("masked")
-    scores[masked.value_parent_indices().to_numpy(), masked.flatten().to_numpy()] = -np.inf
-    best, best_scores = top_k(scores, k)
-    # Users who played almost everything get fewer than k.
-    return _scored_rows(batch, item_ids, best, best_scores, np.isfinite(best_scores))
+    """SCORED rows: the k best positive entries of each row of the sparse `scores`, best
+    first, ties by the lower item index. Only the non-zeros are sorted: a batch never
+    becomes a dense users x tracks matrix."""
+    scores = csr_matrix(scores)
+    scores.eliminate_zeros()
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    positive = scores.data > 0  # a track no neighbour likes (net) is no candidate
+    rows, cols, values = rows[positive], scores.indices[positive], scores.data[positive]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    starts = np.searchsorted(rows, np.arange(scores.shape[0]))
+    rank = np.arange(rows.size) - starts[rows] + 1
+    keep = rank <= k
+    return pa.RecordBatch.from_arrays(
+        [
+            batch.column("user_id").take(pa.array(rows[keep])),
+            pa.array(item_ids[cols[keep]], pa.string()),
+            pa.array(values[keep], pa.float32()),
+            pa.array(rank[keep], pa.int32()),
+        ],
+        schema=SCORED,
+    )
 
 
 def _scored_rows(
@@ -258,9 +261,9 @@ def vote_scorer(
                 ),
                 shape=(batch.num_rows, liking.shape[0]),
             )
-            scores = (weights @ liking).toarray()
-            scores[scores <= 0] = -np.inf  # a track no neighbour likes is no candidate
-            yield _best_unmasked(batch, scores, track_ids, k)
+            scores = weights @ liking
+            played = _masked_csr(batch.column("masked"), liking.shape[1])
+            yield sparse_top_k(batch, scores - scores.multiply(played), track_ids, k)
 
     return score
 

@@ -1,7 +1,9 @@
 from datetime import date, datetime, timezone
 
 import numpy as np
+import pyarrow as pa
 import pytest
+from scipy.sparse import csr_matrix
 
 from jobs.candidates import (
     cold_start_users,
@@ -9,7 +11,7 @@ from jobs.candidates import (
     neighbour_candidates,
     popularity_candidates,
     score_candidates,
-    top_k,
+    sparse_top_k,
 )
 from schemas import candidates as candidates_schema
 from schemas import events, model
@@ -19,17 +21,32 @@ from schemas import playlists as playlists_schema
 WEEK = date(2026, 11, 23)
 
 
-def test_top_k_orders_best_first_and_breaks_ties_by_index():
-    scores = np.array([[0.0, 5.0, 1.0, 5.0, -np.inf]], dtype=np.float32)
-    best, values = top_k(scores, 3)
-    assert best.tolist() == [[1, 3, 2]] and values.tolist() == [[5.0, 5.0, 1.0]]
+def _user_batch(n):
+    return pa.RecordBatch.from_arrays([pa.array([f"u{i}" for i in range(n)])], ["user_id"])
 
 
-def test_top_k_matches_a_full_sort():
+def test_sparse_top_k_orders_best_first_drops_non_positive_and_breaks_ties_by_index():
+    scores = csr_matrix(np.array([[0.0, 5.0, 1.0, 5.0, -2.0], [0.0, 0.0, 0.0, 0.0, 0.0]]))
+    rows = sparse_top_k(_user_batch(2), scores, np.array(list("abcde")), 3).to_pylist()
+    assert [(r["user_id"], r["item_id"], r["score"], r["rank"]) for r in rows] == [
+        ("u0", "b", 5.0, 1),
+        ("u0", "d", 5.0, 2),
+        ("u0", "c", 1.0, 3),  # e is negative, a is zero: no candidates; u1 gets none
+    ]
+
+
+def test_sparse_top_k_matches_a_full_sort():
     rng = np.random.default_rng(3)
-    scores = rng.normal(size=(50, 400)).astype(np.float32)
-    best, _ = top_k(scores, 30)
-    np.testing.assert_array_equal(best, np.argsort(-scores, axis=1, kind="stable")[:, :30])
+    dense = rng.random((50, 400)).astype(np.float32)
+    dense[dense < 0.7] = 0.0
+    rows = sparse_top_k(_user_batch(50), csr_matrix(dense), np.arange(400).astype(str), 30)
+    got = {}
+    for row in rows.to_pylist():
+        got.setdefault(row["user_id"], []).append(int(row["item_id"]))
+    for user in range(50):
+        positive = np.flatnonzero(dense[user] > 0)
+        expected = positive[np.argsort(-dense[user, positive], kind="stable")][:30]
+        assert got[f"u{user}"] == expected.tolist()
 
 
 @pytest.mark.spark
