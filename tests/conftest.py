@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,30 @@ def spark(test_config):
     session = spark_session(test_config, "weekly-playlists-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def clean_event():
+    """Factory of `events` rows (schemas/events.py EVENTS order): one event `days_before`
+    the Monday 2026-11-23, skipped when it played under 30 s."""
+
+    def make(n, user, track, days_before, ms=180_000, kind="play", context=None):
+        ts = datetime(2026, 11, 23, tzinfo=timezone.utc) - timedelta(days=days_before)
+        return (
+            f"e{n}",
+            ts,
+            user,
+            track,
+            ms,
+            None,
+            None,
+            ms < 30_000,
+            False,
+            None,
+            None,
+            kind,
+            context,
+            ts.date(),
+        )
+
+    return make

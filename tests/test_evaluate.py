@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -13,28 +13,11 @@ from schemas import interactions as interactions_schema
 WEEK = date(2026, 11, 16)
 
 
-def play(user, track, ms):
-    ts = datetime(2026, 11, 17, tzinfo=timezone.utc)
-    return (
-        "e",
-        ts,
-        user,
-        track,
-        ms,
-        None,
-        None,
-        ms < 30_000,
-        False,
-        None,
-        None,
-        "play",
-        None,
-        ts.date(),
-    )
-
-
 @pytest.mark.spark
-def test_truth_is_what_was_first_listened_to_in_the_week(spark):
+def test_truth_is_what_was_first_listened_to_in_the_week(spark, clean_event):
+    def play(user, track, ms):  # on Tuesday 2026-11-17, inside week 2026-11-16
+        return clean_event(0, user, track, 6, ms)
+
     week_events = spark.createDataFrame(
         [
             play("u1", "new", 200_000),

@@ -1,5 +1,5 @@
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -20,28 +20,8 @@ CONFIG = InteractionsConfig(
 )
 
 
-def clean_event(n, user, track, days_before_week, ms=180_000, kind="play", context=None):
-    ts = datetime(2026, 11, 23, tzinfo=timezone.utc) - timedelta(days=days_before_week)
-    return (
-        f"e{n}",
-        ts,
-        user,
-        track,
-        ms,
-        None,
-        None,
-        ms < 30_000,
-        False,
-        None,
-        None,
-        kind,
-        context,
-        ts.date(),
-    )
-
-
 @pytest.fixture
-def confidences(spark):
+def confidences(spark, clean_event):
     rows = [
         clean_event(1, "u1", "full", 7),  # one complete play a half-life ago -> log1p(0.5)
         clean_event(2, "u1", "half", 0.0001, ms=90_000),  # half a 180 s track, just now
