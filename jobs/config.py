@@ -8,6 +8,7 @@ file or a `WP_*_DIR` variable points it elsewhere (shared storage on a real clus
 
 from __future__ import annotations
 
+import calendar
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -59,6 +60,23 @@ class PlaylistConfig:
     # Weight of each candidate source in Discover Weekly's blend; a source without a
     # weight (or weight 0) is left out.
     source_weights: dict[str, float] = field(default_factory=_default_source_weights)
+    # Listener controls and platform rules (see README, "Rules every playlist obeys").
+    hide_days: int = 30  # a "hide" postpones a track this long; "dont_suggest" until withdrawn
+    preferred_genre_boost: float = 0.5  # score x (1 + this) for a listener's preferred genres
+    max_boosted_per_playlist: int = 2  # Discovery Mode slots at most per playlist
+    # Release Radar covers the `release_radar_days` days up to and including the last
+    # `release_radar_weekday` before the week: "sunday" (default) is the week just ended;
+    # "friday" is Spotify's own cut, the week of releases that came out by Friday.
+    release_radar_weekday: str = "sunday"
+    similar_artists: int = 20  # per newly released artist, by ALS factors pooled per artist
+
+    def __post_init__(self) -> None:
+        weekdays = [calendar.day_name[d].lower() for d in range(7)]
+        if self.release_radar_weekday not in weekdays:
+            raise ValueError(
+                f"release_radar_weekday must be one of {', '.join(weekdays)}, "
+                f"got {self.release_radar_weekday!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,7 @@ class PipelineConfig:
     interactions: InteractionsConfig = field(default_factory=InteractionsConfig)
     playlists: PlaylistConfig = field(default_factory=PlaylistConfig)
 
+    @classmethod
     @classmethod
     def load(
         cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None

@@ -7,18 +7,28 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Sequence
 
+from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.ml.stat import Summarizer
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs.candidates import top_products
 from jobs.config import PipelineConfig, PlaylistConfig
 from jobs.entry import run_job
-from jobs.history import played_tracks
-from jobs.tables import read_table, read_week, staging_path, with_schema
+from jobs.rules import (
+    Controls,
+    apply_discovery_mode,
+    prefer_genres,
+    read_controls,
+    remove_disallowed,
+)
+from jobs.tables import read_control, read_week, staging_path, with_schema
+from jobs.weeks import release_window, week_start
 from schemas import candidates as candidates_schema
-from schemas import catalog, controls, events, model
+from schemas import catalog, model
 from schemas import interactions as interactions_schema
 from schemas import playlists as schema
 
@@ -89,15 +99,27 @@ def build_discover_weekly(
     candidates: DataFrame,
     tracks: DataFrame,
     artists: DataFrame,
+    controls: Controls,
     model_version: str,
     week: date,
     config: PlaylistConfig,
 ) -> DataFrame:
     """`length` never-played tracks per listener from every candidate source, blended by
-    `source_weights` (see `blend_candidates`), at most `max_tracks_per_artist` per artist.
-    `score` is the blended score; `source` and `reason` name the main contributor."""
+    `source_weights` (see `blend_candidates`), within the listener's controls and the
+    platform rules (`jobs.rules`), preferred genres favoured, Discovery Mode boosts applied,
+    at most `max_tracks_per_artist` per artist. `score` is the final score; `source` and
+    `reason` name the main contributor.
+
+    Never-played means never, excluded contexts included (see `Controls.played`)."""
     blended = blend_candidates(candidates, config.source_weights, config.candidates_per_user)
-    scored = blended.join(tracks.select("track_id", "artist_id"), "track_id").join(
+    unplayed = blended.join(controls.played, ["user_id", "track_id"], "left_anti")
+    allowed = prefer_genres(
+        remove_disallowed(unplayed, tracks, controls),
+        artists,
+        controls,
+        config.preferred_genre_boost,
+    )
+    scored = apply_discovery_mode(allowed, controls, config.max_boosted_per_playlist).join(
         artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left"
     )
     reason = F.printf(
@@ -110,27 +132,48 @@ def build_discover_weekly(
     return _finish(playlist, model_version, week)
 
 
-def build_release_radar(
-    interactions: DataFrame,
-    follows: DataFrame,
-    played: DataFrame,
-    tracks: DataFrame,
-    albums: DataFrame,
-    artists: DataFrame,
-    model_version: str,
-    week: date,
-    config: PlaylistConfig,
-) -> DataFrame:
-    """New releases (album released in the `release_radar_days` before the week) from
-    artists the listener follows or plays, unplayed, ranked by how much they care."""
-    window_start = week - timedelta(days=config.release_radar_days)
-    new_tracks = (
-        albums.where(
-            (F.col("release_date") >= F.lit(window_start)) & (F.col("release_date") < F.lit(week))
-        )
-        .select("album_id", "release_date")
-        .join(tracks.select("track_id", "album_id", "artist_id", "popularity"), "album_id")
+def artist_vectors(track_factors: DataFrame, tracks: DataFrame) -> DataFrame:
+    """(artist_id, factors): the mean of the artist's unit-length ALS track vectors, so an
+    artist sits where their tracks do whatever their play counts."""
+    norm = F.sqrt(F.aggregate("factors", F.lit(0.0), lambda acc, x: acc + x * x))
+    unit = track_factors.select(
+        "track_id", F.transform("factors", lambda x: x / F.greatest(norm, F.lit(1e-12)))
+    ).toDF("track_id", "unit")
+    return (
+        unit.join(tracks.select("track_id", "artist_id"), "track_id")
+        .groupBy("artist_id")
+        .agg(Summarizer.mean(array_to_vector("unit")).alias("mean"))
+        .select("artist_id", vector_to_array("mean", "float32").alias("factors"))
     )
+
+
+def similar_artists(vectors: DataFrame, artist_ids: DataFrame, n: int) -> DataFrame:
+    """(artist_id, similar_id, similarity): for each of `artist_ids`, the `n` other artists
+    closest by cosine over `artist_vectors`, similarity > 0."""
+    wanted = vectors.join(artist_ids.distinct(), "artist_id").withColumnRenamed(
+        "artist_id", "user_id"
+    )
+    scored = top_products(
+        wanted,
+        vectors.withColumnRenamed("artist_id", "item_id"),
+        wanted.select("user_id", F.col("user_id").alias("item_id")),  # never oneself
+        n,
+        cosine=True,
+    )
+    return scored.where(F.col("score") > 0).select(
+        F.col("user_id").alias("artist_id"),
+        F.col("item_id").alias("similar_id"),
+        F.col("score").alias("similarity"),
+    )
+
+
+# Release Radar's tiers, listed in this order.
+FOLLOWED, PLAYED, SIMILAR = 1, 2, 3
+
+
+def cared_artists(interactions: DataFrame, follows: DataFrame, tracks: DataFrame, week: date):
+    """(user_id, artist_id, affinity, artist_plays, follows): artists the listener played
+    (affinity: their summed confidence) or followed before the week."""
     played_artists = (
         interactions.where(F.col("confidence") > 0)
         .join(tracks.select("track_id", "artist_id"), "track_id")
@@ -138,47 +181,146 @@ def build_release_radar(
         .agg(F.sum("confidence").alias("affinity"), F.sum("plays").alias("artist_plays"))
     )
     followed = (
-        follows.where(
-            F.col("followed_at") < F.lit(datetime.combine(week, datetime.min.time(), timezone.utc))
-        )
+        follows.where(F.col("followed_at") < F.lit(week_start(week)))
         .select("user_id", "artist_id")
         .distinct()
         .withColumn("follows", F.lit(True))
     )
-    cared = played_artists.join(followed, ["user_id", "artist_id"], "full").fillna(
+    return played_artists.join(followed, ["user_id", "artist_id"], "full").fillna(
         {"affinity": 0.0, "artist_plays": 0, "follows": False}
     )
-    scored = (
-        cared.join(new_tracks, "artist_id")
-        .join(played, ["user_id", "track_id"], "left_anti")
-        .withColumn(
-            "score",
-            # Following counts like a strong listening habit; popularity orders an artist's tracks.
-            (F.col("affinity") + F.when(F.col("follows"), 5.0).otherwise(0.0))
-            * (1.0 + F.coalesce("popularity", F.lit(0)) / 100.0),
-        )
-        .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
+
+
+def release_radar_artists(cared: DataFrame, similar: DataFrame) -> DataFrame:
+    """(user_id, artist_id, tier, affinity, artist_plays, related_id): whose new releases a
+    listener hears about - artists they follow (tier 1), artists they play (tier 2), and
+    artists similar to those (tier 3; `related_id` is the artist they resemble).
+
+    A tier-3 artist's affinity is max over the listener's artists a of
+    similarity(artist, a) x weight(a), weight = affinity / the listener's top affinity
+    (1 for a followed artist), so it ranks below no tier-1 or tier-2 artist by design and
+    among its own tier by how close and how loved its nearest cared-for artist is."""
+    top = Window.partitionBy("user_id")
+    weighted = cared.withColumn(
+        "weight",
+        F.greatest(
+            F.col("affinity") / F.greatest(F.max("affinity").over(top), F.lit(1e-12)),
+            F.when(F.col("follows"), 1.0).otherwise(0.0),
+        ),
     )
-    playlist = _cap_and_number(scored, config).withColumns(
+    related = (
+        weighted.select("user_id", F.col("artist_id").alias("similar_id"), "weight")
+        .join(similar, "similar_id")
+        .join(cared.select("user_id", "artist_id"), ["user_id", "artist_id"], "left_anti")
+        .groupBy("user_id", "artist_id")
+        # The closest cared-for artist (ties: the id that sorts last, deterministic).
+        .agg(
+            F.max(
+                F.struct((F.col("similarity") * F.col("weight")).alias("affinity"), "similar_id")
+            ).alias("best")
+        )
+        .select(
+            "user_id",
+            "artist_id",
+            F.lit(SIMILAR).alias("tier"),
+            F.col("best.affinity").alias("affinity"),
+            F.lit(None).cast("long").alias("artist_plays"),
+            F.col("best.similar_id").alias("related_id"),
+        )
+    )
+    direct = cared.select(
+        "user_id",
+        "artist_id",
+        F.when(F.col("follows"), FOLLOWED).otherwise(PLAYED).alias("tier"),
+        "affinity",
+        "artist_plays",
+        F.lit(None).cast("string").alias("related_id"),
+    )
+    return direct.unionByName(related)
+
+
+def new_releases(tracks: DataFrame, albums: DataFrame, week: date, config: PlaylistConfig):
+    """(track_id, album_id, artist_id, popularity, release_date) of albums released in the
+    Release Radar window (`jobs.weeks.release_window`)."""
+    first, last = release_window(week, config.release_radar_days, config.release_radar_weekday)
+    return (
+        albums.where(F.col("release_date").between(F.lit(first), F.lit(last)))
+        .select("album_id", "release_date")
+        .join(tracks.select("track_id", "album_id", "artist_id", "popularity"), "album_id")
+    )
+
+
+def build_release_radar(
+    listeners: DataFrame,
+    releases: DataFrame,
+    tracks: DataFrame,
+    artists: DataFrame,
+    controls: Controls,
+    model_version: str,
+    week: date,
+    config: PlaylistConfig,
+) -> DataFrame:
+    """New releases (`new_releases`) from each listener's `release_radar_artists`: followed
+    artists first, then artists played most, then similar artists; one track per release
+    (its most popular unplayed one, Discovery Mode boosts applied), ordered by tier and
+    then affinity, up to `length`. A listener with nothing new gets no Release Radar."""
+    candidates = (
+        listeners.join(releases.drop("album_id", "popularity"), "artist_id")
+        .drop("artist_id")
+        .join(controls.played, ["user_id", "track_id"], "left_anti")
+    )
+    allowed = remove_disallowed(candidates, tracks, controls).join(
+        tracks.select("track_id", "popularity"), "track_id"
+    )
+    scored = apply_discovery_mode(
+        # Affinity orders artists within a tier; popularity an artist's tracks.
+        allowed.withColumn(
+            "score",
+            (1.0 + F.col("affinity")) * (1.0 + F.coalesce("popularity", F.lit(0)) / 100.0),
+        ),
+        controls,
+        config.max_boosted_per_playlist,
+    )
+    one_per_release = _number_within(
+        scored, ["user_id", "album_id"], [F.desc("score"), F.asc("track_id")]
+    ).where(F.col("_n") == 1)
+    named = (
+        one_per_release.drop("_n")
+        .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
+        .join(
+            artists.select(
+                F.col("artist_id").alias("related_id"), F.col("name").alias("related_name")
+            ),
+            "related_id",
+            "left",
+        )
+    )
+    ordered = _number_within(
+        named, ["user_id"], [F.asc("tier"), F.desc("score"), F.asc("track_id")]
+    ).where(F.col("_n") <= config.length)
+    new_from = F.format_string(
+        "New from %s, released %s: ", "artist_name", F.col("release_date").cast("string")
+    )
+    because = (
+        F.when(F.col("tier") == FOLLOWED, F.lit("you follow them"))
+        .when(
+            F.col("tier") == PLAYED,
+            F.format_string("you played their tracks %d time(s)", "artist_plays"),
+        )
+        .otherwise(F.format_string("they sound like %s, whom you play", "related_name"))
+    )
+    playlist = ordered.withColumns(
         {
-            "source": F.when(F.col("follows"), schema.SOURCE_FOLLOWED_ARTIST).otherwise(
-                schema.SOURCE_PLAYED_ARTIST
-            ),
-            "reason": F.when(
-                F.col("follows"),
-                F.format_string(
-                    "New from %s, released %s: you follow them",
-                    "artist_name",
-                    F.col("release_date").cast("string"),
+            "position": F.col("_n"),
+            "source": F.element_at(
+                F.array(
+                    F.lit(schema.SOURCE_FOLLOWED_ARTIST),
+                    F.lit(schema.SOURCE_PLAYED_ARTIST),
+                    F.lit(schema.SOURCE_SIMILAR_ARTIST),
                 ),
-            ).otherwise(
-                F.format_string(
-                    "New from %s, released %s: you played their tracks %d time(s)",
-                    "artist_name",
-                    F.col("release_date").cast("string"),
-                    "artist_plays",
-                )
+                F.col("tier"),
             ),
+            "reason": F.concat(new_from, because),
             "playlist_type": F.lit(schema.RELEASE_RADAR),
         }
     )
@@ -199,37 +341,66 @@ def _finish(playlist: DataFrame, model_version: str, week: date) -> DataFrame:
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+    settings = config.playlists
+
     def catalog_table(name: str) -> DataFrame:
         return spark.read.schema(catalog.TABLES[name]).parquet(str(config.catalog_dir / name))
 
     tracks, albums, artists = (catalog_table(n) for n in ("tracks", "albums", "artists"))
-    follows = spark.read.schema(controls.FOLLOWS).parquet(str(config.controls_dir / "follows"))
     model_version = read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
-    played = played_tracks(read_table(spark, config, "events", events.EVENTS), week).cache()
+    controls = read_controls(spark, config, week)
+    controls.played.cache()
+    interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
     discover = build_discover_weekly(
         read_week(spark, config, "candidates", candidates_schema.SCHEMA, week),
         tracks,
         artists,
+        controls,
         model_version,
         week,
-        config.playlists,
+        settings,
+    )
+    releases = new_releases(tracks, albums, week, config.playlists).cache()
+    similar = similar_artists(
+        artist_vectors(
+            read_week(spark, config, "track_factors", model.TRACK_FACTORS, week), tracks
+        ),
+        releases.select("artist_id"),
+        settings.similar_artists,
     )
     radar = build_release_radar(
-        read_week(spark, config, "interactions", interactions_schema.SCHEMA, week),
-        follows,
-        played,
+        release_radar_artists(
+            cared_artists(interactions, read_control(spark, config, "follows"), tracks, week),
+            similar,
+        ),
+        releases,
         tracks,
-        albums,
         artists,
+        controls,
         model_version,
         week,
-        config.playlists,
+        settings,
     )
     staged = staging_path(config, "playlists") / f"week={week.isoformat()}"
     shutil.rmtree(staged, ignore_errors=True)
     discover.unionByName(radar).drop("week").write.partitionBy("playlist_type").parquet(str(staged))
-    counts = spark.read.parquet(str(staged)).groupBy("playlist_type").count().collect()
-    rows.update({f"playlists_{row['playlist_type']}": row["count"] for row in counts})
+    written = spark.read.parquet(str(staged))
+    counts = written.groupBy("playlist_type").agg(
+        F.count("*").alias("tracks"), F.countDistinct("user_id").alias("listeners")
+    )
+    for row in counts.collect():
+        rows[f"playlists_{row['playlist_type']}"] = row["tracks"]
+        rows[f"listeners_{row['playlist_type']}"] = row["listeners"]
+    listeners = interactions.select("user_id").distinct().count()
+    # Listeners with nothing new get no Release Radar rather than filler: say how many.
+    rows["listeners_without_release_radar"] = listeners - rows.get(
+        f"listeners_{schema.RELEASE_RADAR}", 0
+    )
+    # Boosted impressions per Discovery Mode campaign: what the lower royalty rate bought.
+    boosted = written.where(F.col("boosted")).groupBy("campaign_id").count().collect()
+    rows.update({f"boosted_{row['campaign_id']}": row["count"] for row in boosted})
+    releases.unpersist()
+    controls.played.unpersist()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

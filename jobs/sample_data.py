@@ -1,9 +1,10 @@
 """Deterministic synthetic sample data: a music catalog, listener controls and raw events.
 
 `generate` writes, as Parquet files made with pyarrow, everything the pipeline reads from its
-sources: the catalog (artists, albums, tracks, audio features), the listener controls (follows,
-settings, hides) and one folder of raw listening events per day for the `weeks` whole weeks
-before the publish `week`. The same seed gives the same rows.
+sources: the catalog (artists, albums, tracks, audio features), the controls (follows, user
+settings, user hides - some "don't suggest" later withdrawn -, taste-profile exclusions, platform
+rules and Discovery Mode campaigns) and one folder of raw listening events per day for the
+`weeks` whole weeks before the publish `week`. The same seed gives the same rows.
 
 The listens follow a small generative model, so that collaborative filtering has real structure
 to find and can beat a popularity baseline on next week's never-played-before tracks:
@@ -19,6 +20,11 @@ to find and can beat a popularity baseline on next week's never-played-before tr
 * Fans of an artist play its new albums in the days after release (what Release Radar needs).
 * Plays come in sessions at realistic times of day; low affinity means more skips, and saves,
   playlist adds, hides and follows follow affinity too.
+
+The platform's own rules are judged at the publish moment (00:00 UTC of `week`), and the sample
+has every case on either side of it: rights, legal and policy blocks of a few popular tracks and
+artists (most in force, some lifted already, some still to come) and a handful of Discovery Mode
+campaigns of mid-popularity artists (most running, one over, one not started).
 
 Everything is vectorised with numpy over blocks of listeners; events are appended, block by
 block, to one Parquet file per day, so memory stays bounded whatever the size.
@@ -218,6 +224,15 @@ WINDOW_RELEASE_SHARE_PER_WEEK = 0.015  # of albums released in each earlier data
 MAX_WINDOW_RELEASE_SHARE = 0.15  # however many weeks the window has
 MISSING_FEATURES_SHARE = 0.02
 
+WITHDRAWN_DONT_SUGGEST_SHARE = 0.10  # of "don't suggest" rows, taken back later in the window
+BLOCKED_TRACK_SHARE = 0.002  # rights and legal blocks, of the catalog's tracks
+MIN_BLOCKED_TRACKS = 4  # so that every rule state appears whatever the size
+ARTISTS_PER_POLICY_BLOCK = 12  # one artist policy block per this many artists ...
+MAX_POLICY_BLOCKS = 5  # ... up to this many
+TRACKS_PER_CAMPAIGN = 1000  # one Discovery Mode campaign per this many catalog tracks ...
+MIN_CAMPAIGNS = 5  # ... at least this many (most running, one over, one to come)
+MAX_CAMPAIGN_TRACKS = 5
+
 MEAN_WEEKLY_PLAYS = 60
 NEW_USER_SHARE = 0.05
 NEW_USER_ACTIVITY = 0.3
@@ -323,7 +338,16 @@ def generate(
             raise ValueError(f"{name} must be at least 1, got {value}")
     window = TimeWindow.before(week, weeks)
     seeds = np.random.SeedSequence(seed)
-    catalog_seed, listeners_seed, events_seed, exclusions_seed = seeds.spawn(4)
+    # Children are stable by index: new tables take new children, the older ones keep theirs.
+    (
+        catalog_seed,
+        listeners_seed,
+        events_seed,
+        exclusions_seed,
+        withdrawals_seed,
+        platform_rules_seed,
+        discovery_seed,
+    ) = seeds.spawn(7)
 
     catalog, catalog_tables = _make_catalog(np.random.default_rng(catalog_seed), tracks, window)
     listeners = _make_listeners(np.random.default_rng(listeners_seed), users, catalog, window)
@@ -334,12 +358,21 @@ def generate(
     follows, hides, counts["events"] = _write_events(
         config.raw_events_dir, events_seed, catalog, listeners, window
     )
+    platform_rules, ruled_artists = _platform_rules_table(
+        np.random.default_rng(platform_rules_seed), catalog, window
+    )
     control_tables = {
         "follows": _follows_table(follows, listeners, catalog),
         "user_settings": _settings_table(listeners),
-        "user_hides": _hides_table(hides, listeners, catalog),
+        "user_hides": _hides_table(
+            np.random.default_rng(withdrawals_seed), hides, listeners, catalog, window
+        ),
         "taste_profile_exclusions": _exclusions_table(
             np.random.default_rng(exclusions_seed), listeners, window
+        ),
+        "platform_rules": platform_rules,
+        "discovery_mode": _discovery_mode_table(
+            np.random.default_rng(discovery_seed), catalog, window, ruled_artists
         ),
     }
     for table_name, table in control_tables.items():
@@ -390,6 +423,7 @@ class _Catalog:
     track_duration_ms: np.ndarray
     track_explicit: np.ndarray
     track_latent: np.ndarray
+    track_weight: np.ndarray  # power-law popularity (what picks and the popularity score use)
     genre_pools: list[np.ndarray]  # tracks out before the window, per genre
     genre_pool_logits: list[np.ndarray]
     genre_pool_cumulative: list[np.ndarray]  # normalised, by popularity alone
@@ -514,6 +548,7 @@ def _make_catalog(rng, n_tracks: int, window: TimeWindow) -> tuple[_Catalog, dic
         track_duration_ms=duration_ms.astype(np.int64),
         track_explicit=explicit,
         track_latent=track_latent.astype(np.float32),
+        track_weight=track_weight,
         genre_pools=genre_pools,
         genre_pool_logits=genre_pool_logits,
         genre_pool_cumulative=genre_pool_cumulative,
@@ -1342,8 +1377,9 @@ def _event_ids(numbers: np.ndarray, salt: np.uint64) -> pa.Array:
 # --------------------------------------------------------------------------------------------
 
 
-def timestamps_us(us: np.ndarray) -> pa.Array:
-    return pa.array(us, type=pa.timestamp("us", tz="UTC"))
+def timestamps_us(us: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """UTC microsecond timestamps; null where `mask` is true."""
+    return pa.array(us, type=pa.timestamp("us", tz="UTC"), mask=mask)
 
 
 def _follows_table(follows, listeners: _Listeners, catalog: _Catalog) -> pa.Table:
@@ -1385,8 +1421,11 @@ def _exclusions_table(rng, listeners: _Listeners, window: TimeWindow) -> pa.Tabl
     )
 
 
-def _hides_table(hides, listeners: _Listeners, catalog: _Catalog) -> pa.Table:
-    """A hide is of a track, a "don't suggest" of the track's artist."""
+def _hides_table(
+    rng, hides, listeners: _Listeners, catalog: _Catalog, window: TimeWindow
+) -> pa.Table:
+    """A hide is of a track, a "don't suggest" of the track's artist. A hide lapses by itself,
+    so only a "don't suggest" is ever withdrawn: some of them, before the window ends."""
     user, event_type, item, ts = hides
     order = np.lexsort((ts, user))
     user, event_type, item, ts = user[order], event_type[order], item[order], ts[order]
@@ -1396,6 +1435,11 @@ def _hides_table(hides, listeners: _Listeners, catalog: _Catalog) -> pa.Table:
         catalog.track_ids.take(np.where(is_track, item, 0)),
         catalog.artist_ids.take(np.where(is_track, 0, item)),
     )
+    # Strictly after created_at and before the window end (room for that needs 2 us).
+    withdrawn = (
+        ~is_track & (rng.random(ts.size) < WITHDRAWN_DONT_SUGGEST_SHARE) & (ts < window.end_us - 1)
+    )
+    withdrawn_at = rng.integers(ts + 1, np.maximum(window.end_us, ts + 2))
     return arrow_table(
         controls_schema.USER_HIDES,
         [
@@ -1404,6 +1448,155 @@ def _hides_table(hides, listeners: _Listeners, catalog: _Catalog) -> pa.Table:
             item_ids,
             pa.array(np.where(is_track, controls_schema.HIDE, controls_schema.DONT_SUGGEST)),
             timestamps_us(ts),
+            timestamps_us(withdrawn_at, mask=~withdrawn),
+        ],
+    )
+
+
+# A rule's state at the publish moment.
+_OPEN, _ENDING, _LIFTED, _UPCOMING = range(4)
+_RULE_STATE_SHARES = np.array([0.6, 0.2, 0.12, 0.08])
+_TRACK_BLOCK_REASONS = ("rights_expired", "legal_takedown")
+_TRACK_BLOCK_REASON_SHARES = np.array([0.7, 0.3])
+POLICY_REASON = "policy"
+
+
+def _platform_rules_table(
+    rng, catalog: _Catalog, window: TimeWindow
+) -> tuple[pa.Table, np.ndarray]:
+    """Rights and legal blocks of popular tracks (so that they bite: picks follow popularity),
+    policy blocks of a few artists; returns the table and the artists any rule touches."""
+    # Gumbel top-k: tracks out before the window, drawn by popularity without replacement.
+    released = np.flatnonzero(catalog.album_release_us[catalog.track_album] < window.start_us)
+    n_tracks = len(catalog.track_ids)
+    n_blocked = min(released.size, max(MIN_BLOCKED_TRACKS, round(BLOCKED_TRACK_SHARE * n_tracks)))
+    keys = np.log(catalog.track_weight[released]) + rng.gumbel(size=released.size)
+    tracks = released[np.argsort(-keys, kind="stable")[:n_blocked]]
+    # One block already lifted and one still to come, whatever the size.
+    track_states = rng.permutation(
+        np.concatenate(
+            [
+                [_LIFTED, _UPCOMING],
+                rng.choice(4, size=max(0, n_blocked - 2), p=_RULE_STATE_SHARES),
+            ]
+        )[:n_blocked]
+    )
+    track_reasons = rng.choice(
+        len(_TRACK_BLOCK_REASONS), size=n_blocked, p=_TRACK_BLOCK_REASON_SHARES
+    )
+
+    # Policy blocks hit artists of any size, the bigger ones a little more often (they get
+    # reported); small catalogs get few or none, so that most of the music stays playable.
+    n_artists = catalog.n_artists
+    n_policy = min(MAX_POLICY_BLOCKS, n_artists // ARTISTS_PER_POLICY_BLOCK)
+    artist_weight = np.bincount(
+        catalog.track_artist, weights=catalog.track_weight, minlength=n_artists
+    )
+    keys = 0.3 * np.log(artist_weight) + rng.gumbel(size=n_artists)
+    artists = np.argsort(-keys, kind="stable")[:n_policy]
+    artist_states = rng.choice(4, size=n_policy, p=_RULE_STATE_SHARES)
+
+    states = np.concatenate([track_states, artist_states])
+    valid_from, valid_until = _rule_periods(rng, states, window.end_us)
+    is_track = np.arange(states.size) < n_blocked
+    item_ids = pa.concat_arrays([catalog.track_ids.take(tracks), catalog.artist_ids.take(artists)])
+    reasons = pa.concat_arrays(
+        [
+            pa.array(_TRACK_BLOCK_REASONS).take(track_reasons),
+            pa.array([POLICY_REASON] * n_policy, type=pa.string()),
+        ]
+    )
+    order = np.lexsort((np.arange(states.size), valid_from))
+    table = arrow_table(
+        controls_schema.PLATFORM_RULES,
+        [
+            pa.array(np.where(is_track, controls_schema.TRACK, controls_schema.ARTIST)),
+            item_ids,
+            reasons,
+            timestamps_us(valid_from),
+            timestamps_us(valid_until, mask=valid_until < 0),
+        ],
+    ).take(order)
+    return table, np.union1d(catalog.track_artist[tracks], artists)
+
+
+def _rule_periods(rng, states: np.ndarray, publish_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """valid_from and valid_until (-1: open-ended) that put each rule in its state at
+    `publish_us`, at any time of day (a takedown lands when the notice does)."""
+    n = states.size
+    since = publish_us - rng.integers(DAY_US, 365 * DAY_US, n)
+    coming = publish_us + rng.integers(DAY_US, 90 * DAY_US, n)
+    lifted_at = publish_us - rng.integers(DAY_US, 30 * DAY_US, n)
+    lifted_since = lifted_at - rng.integers(7 * DAY_US, 365 * DAY_US, n)
+    valid_from = np.select([states == _LIFTED, states == _UPCOMING], [lifted_since, coming], since)
+    valid_until = np.select([states == _ENDING, states == _LIFTED], [coming, lifted_at], -1)
+    return valid_from, valid_until
+
+
+def _discovery_mode_table(
+    rng, catalog: _Catalog, window: TimeWindow, excluded_artists: np.ndarray
+) -> pa.Table:
+    """A handful of Discovery Mode campaigns, each for 1-5 tracks of one artist: mid-popularity
+    artists buy them (hits need no push, the long tail cannot pay), never one under a platform
+    rule, and only for tracks out 30 days before the start, as Spotify requires. Campaigns last
+    whole weeks from midnight; most run across the publish moment, one is over, one to come."""
+    n_artists = catalog.n_artists
+    n_campaigns = min(n_artists, max(MIN_CAMPAIGNS, len(catalog.track_ids) // TRACKS_PER_CAMPAIGN))
+    artist_weight = np.bincount(
+        catalog.track_artist, weights=catalog.track_weight, minlength=n_artists
+    )
+    popularity_rank = np.argsort(np.argsort(-artist_weight, kind="stable")) / n_artists
+    middle = (popularity_rank >= 0.2) & (popularity_rank < 0.7)
+    # Mid-popularity artists without rules first, in random order; others only if need be.
+    preference = (
+        2 * np.isin(np.arange(n_artists), excluded_artists) + ~middle + rng.random(n_artists)
+    )
+    artists = np.argsort(preference, kind="stable")[:n_campaigns]
+
+    running, over, to_come = range(3)
+    # The second campaign is over, the third still to come, all others run.
+    states = np.full(n_campaigns, running)
+    states[1:3] = [over, to_come][: max(0, n_campaigns - 1)]
+    length_days = 7 * rng.integers(2, 9, n_campaigns)
+    start_day = np.select(
+        [states == over, states == to_come],
+        [-length_days - rng.integers(1, 15, n_campaigns), rng.integers(1, 15, n_campaigns)],
+        -rng.integers(1, length_days),
+    )
+    publish_day = window.end_us // DAY_US
+    starts_at = (publish_day + start_day) * DAY_US
+    ends_at = starts_at + length_days * DAY_US
+    boost = np.round(rng.uniform(0.1, 0.5, n_campaigns), 2)
+
+    campaign_tracks = []
+    track_release_us = catalog.album_release_us[catalog.track_album]
+    for artist, start_us in zip(artists, starts_at):
+        # An artist's tracks come in release order: old enough ones are a prefix (at least
+        # the oldest track, for the rare artist with nothing old enough).
+        own = np.arange(catalog.artist_track_start[artist], catalog.artist_track_end[artist])
+        old_enough = np.count_nonzero(track_release_us[own] <= start_us - 30 * DAY_US)
+        own = own[: max(1, old_enough)]
+        size = min(own.size, rng.integers(1, MAX_CAMPAIGN_TRACKS + 1))
+        campaign_tracks.append(np.sort(rng.choice(own, size=size, replace=False)))
+    sizes = np.array([tracks.size for tracks in campaign_tracks], dtype=np.int64)
+    # Campaign numbers follow their start.
+    number = np.empty(n_campaigns, dtype=np.int64)
+    number[np.lexsort((np.arange(n_campaigns), starts_at))] = np.arange(1, n_campaigns + 1)
+    campaign = np.repeat(np.arange(n_campaigns), sizes)
+    track = np.concatenate(campaign_tracks)
+    order = np.lexsort((track, number[campaign]))
+    campaign, track = campaign[order], track[order]
+    campaign_ids = pc.binary_join_element_wise(
+        "dm", pc.utf8_lpad(pc.cast(pa.array(number[campaign]), pa.string()), 4, "0"), "-"
+    )
+    return arrow_table(
+        controls_schema.DISCOVERY_MODE,
+        [
+            campaign_ids,
+            catalog.track_ids.take(track),
+            pa.array(boost[campaign]),
+            timestamps_us(starts_at[campaign]),
+            timestamps_us(ends_at[campaign]),
         ],
     )
 

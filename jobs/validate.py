@@ -4,6 +4,10 @@ folder (`runs/week=.../validation/<suite>.json`).
 
     spark-submit jobs/validate.py --table raw_events --week 2026-11-23
     spark-submit jobs/validate.py --table playlists --week 2026-11-23   # the staged week
+
+The playlists check is two suites: the table's own, and `playlist_rules` over every row
+annotated by `jobs.rules.annotate` (the listener controls, platform rules and Discovery
+Mode caps each published row must obey).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from functools import partial
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -20,9 +24,15 @@ from pyspark.sql.types import StructType
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.quality import validate
+from jobs.rules import annotate, read_controls
 from jobs.runlog import run_dir
 from jobs.tables import ingest_days, read_parquet, read_raw_days, staging_path
-from schemas import playlists, raw_events
+from schemas import catalog, playlists, raw_events
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+Check = tuple[DataFrame, "gx.ExpectationSuite", dict]
 
 
 def _staged_playlists(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame:
@@ -32,28 +42,45 @@ def _staged_playlists(spark: SparkSession, config: PipelineConfig, week: date) -
     return read_parquet(spark, staged, staged_schema).withColumn("week", F.lit(week))
 
 
-# table -> (reads the week's data, builds the suite, per-run suite parameters)
-CHECKS: dict[str, tuple[Callable, Callable, Callable[[PipelineConfig], dict]]] = {
-    "raw_events": (
-        lambda spark, config, week: read_raw_days(
-            spark, config.raw_events_dir, ingest_days(config, week)
-        ),
-        raw_events.suite,
-        lambda config: {"min_rows": 1},
-    ),
-    "playlists": (
-        _staged_playlists,
-        playlists.suite,
-        lambda config: {"max_length": config.playlists.length},
-    ),
+def _playlist_checks(spark: SparkSession, config: PipelineConfig, week: date) -> list[Check]:
+    """The staged week against the table's suite, then every row against the rules
+    (`jobs.rules.annotate`), both before anything is published."""
+    staged = _staged_playlists(spark, config, week)
+
+    def catalog_table(name: str) -> DataFrame:
+        return read_parquet(spark, config.catalog_dir / name, catalog.TABLES[name])
+
+    annotated = annotate(
+        staged,
+        catalog_table("tracks"),
+        catalog_table("albums"),
+        read_controls(spark, config, week),
+        week,
+        config.playlists,
+    )
+    return [
+        (staged, playlists.suite(), {"max_length": config.playlists.length}),
+        (annotated, playlists.rules_suite(), {}),
+    ]
+
+
+def _raw_event_checks(spark: SparkSession, config: PipelineConfig, week: date) -> list[Check]:
+    raw = read_raw_days(spark, config.raw_events_dir, ingest_days(config, week))
+    return [(raw, raw_events.suite(), {"min_rows": 1})]
+
+
+# table -> the (frame, suite, parameters) to validate, in order; the first frame is the table.
+CHECKS: dict[str, Callable[[SparkSession, PipelineConfig, date], list[Check]]] = {
+    "raw_events": _raw_event_checks,
+    "playlists": _playlist_checks,
 }
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict, table: str) -> None:
-    read, suite, parameters = CHECKS[table]
-    df = read(spark, config, week)
-    validate(df, suite(), parameters(config), run_dir(config, week) / "validation")
-    rows[table] = df.count()
+    checks = CHECKS[table](spark, config, week)
+    for frame, suite, parameters in checks:
+        validate(frame, suite, parameters, run_dir(config, week) / "validation")
+    rows[table] = checks[0][0].count()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,6 +6,7 @@ are built from the events before it; its ingest reads the seven days that end on
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime, time, timedelta, timezone
 
 
@@ -56,3 +57,11 @@ def week_start(week: date) -> datetime:
 def days_before(week: date, days: int) -> list[date]:
     """The `days` calendar days ending the day before `week`, oldest first."""
     return [week - timedelta(days=offset) for offset in range(days, 0, -1)]
+
+
+def release_window(week: date, days: int, weekday: str) -> tuple[date, date]:
+    """[first, last] release dates Release Radar covers for `week`: the `days` days that end
+    with the last `weekday` (e.g. "friday") before `week`."""
+    target = [name.lower() for name in calendar.day_name].index(weekday)
+    last = week - timedelta(days=(week.weekday() - target - 1) % 7 + 1)
+    return last - timedelta(days=days - 1), last

@@ -7,6 +7,7 @@ published for, built from the events before it.
 from typing import TYPE_CHECKING
 
 from pyspark.sql.types import (
+    BooleanType,
     DateType,
     FloatType,
     IntegerType,
@@ -27,12 +28,14 @@ PLAYLIST_TYPES = (DISCOVER_WEEKLY, RELEASE_RADAR)
 SOURCE_ALS = "als"
 SOURCE_FOLLOWED_ARTIST = "followed_artist"
 SOURCE_PLAYED_ARTIST = "played_artist"
+SOURCE_SIMILAR_ARTIST = "similar_artist"
 SOURCE_LISTENERS_LIKE_YOU = "listeners_like_you"
 SOURCE_POPULARITY = "popularity"
 SOURCES = (
     SOURCE_ALS,
     SOURCE_FOLLOWED_ARTIST,
     SOURCE_PLAYED_ARTIST,
+    SOURCE_SIMILAR_ARTIST,
     SOURCE_LISTENERS_LIKE_YOU,
     SOURCE_POPULARITY,
 )
@@ -46,6 +49,9 @@ SCHEMA = StructType(
         StructField("score", FloatType(), nullable=False),
         StructField("source", StringType(), nullable=False),
         StructField("reason", StringType(), nullable=False),
+        # A sponsored Discovery Mode boost raised this track's score; campaign_id says whose.
+        StructField("boosted", BooleanType(), nullable=False),
+        StructField("campaign_id", StringType(), nullable=True),
         StructField("model_version", StringType(), nullable=False),
         StructField("generated_at", TimestampType(), nullable=False),
         StructField("week", DateType(), nullable=False),
@@ -74,6 +80,7 @@ def suite() -> "gx.ExpectationSuite":
         "week",
         "playlist_type",
         "score",
+        "boosted",
     )
     return gx.ExpectationSuite(
         name="playlists",
@@ -93,5 +100,36 @@ def suite() -> "gx.ExpectationSuite":
                 column_list=["user_id", "playlist_type", "position"]
             ),
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        ],
+    )
+
+
+# The rules every published row obeys, checked before publish (jobs/rules.py annotates each
+# row with a `violates_<rule>` column: null, or what the row breaks).
+RULES = {
+    "explicit_filter": "an explicit track for a listener with the explicit filter on",
+    "hidden": "a track or artist the listener hid (track: 30 days) or asked not to be suggested",
+    "blocked": "a track or artist blocked by a platform rule in force",
+    "already_played": "a Discover Weekly track the listener already played",
+    "artist_cap": "more tracks of one artist than max_tracks_per_artist in a Discover Weekly",
+    "release_cap": "more than one track of one release in a Release Radar",
+    "positions": "positions of a playlist not 1..n without gaps",
+    "release_window": "a Release Radar track released outside the release window",
+    "boost_cap": "more boosted tracks in a playlist than max_boosted_per_playlist",
+    "boost_campaign": "a boosted track with no campaign in force for it",
+    "boost_after_skip": "a boosted track the listener skipped before",
+}
+
+
+def rules_suite() -> "gx.ExpectationSuite":
+    """Every `violates_<rule>` column of the annotated playlists (jobs/rules.py) is null."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    return gx.ExpectationSuite(
+        name="playlist_rules",
+        expectations=[
+            gxe.ExpectColumnValuesToBeNull(column=f"violates_{rule}", meta={"rule": text})
+            for rule, text in RULES.items()
         ],
     )

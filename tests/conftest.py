@@ -53,3 +53,24 @@ def clean_event():
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def controls_at(spark):
+    """Factory of `jobs.rules.Controls` for a week from plain rows in each table's schema
+    order (settings, hides, platform rules, campaigns, events); all empty by default."""
+    from jobs.rules import Controls
+    from schemas import controls, events
+
+    def make(week, settings=(), hides=(), rules=(), campaigns=(), events_=(), hide_days=30):
+        tables = [
+            (settings, controls.USER_SETTINGS),
+            (hides, controls.USER_HIDES),
+            (rules, controls.PLATFORM_RULES),
+            (campaigns, controls.DISCOVERY_MODE),
+            (events_, events.EVENTS),
+        ]
+        frames = [spark.createDataFrame(list(rows), schema=schema) for rows, schema in tables]
+        return Controls.at(week, *frames, hide_days)
+
+    return make

@@ -1,21 +1,29 @@
-from datetime import date, datetime, timezone
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from jobs.config import PlaylistConfig
 from jobs.playlists import (
     DISCOVER_REASONS,
+    artist_vectors,
     blend_candidates,
     build_discover_weekly,
     build_release_radar,
+    cared_artists,
+    new_releases,
+    release_radar_artists,
+    similar_artists,
 )
 from schemas import candidates as candidates_schema
-from schemas import catalog, controls
+from schemas import catalog, model
+from schemas import controls as controls_schema
 from schemas import interactions as interactions_schema
 
 pytestmark = pytest.mark.spark
 
 WEEK = date(2026, 11, 23)
+WEEK_START = datetime(2026, 11, 23, tzinfo=timezone.utc)
 CONFIG = PlaylistConfig(
     length=3,
     candidates_per_user=10,
@@ -56,7 +64,7 @@ def catalog_frames(spark):
     return tracks, albums, artists
 
 
-def test_discover_weekly_caps_artists_and_length(spark, catalog_frames):
+def test_discover_weekly_caps_artists_and_length(spark, catalog_frames, controls_at):
     tracks, _, artists = catalog_frames
     candidates = spark.createDataFrame(
         [
@@ -67,7 +75,9 @@ def test_discover_weekly_caps_artists_and_length(spark, catalog_frames):
         ],
         schema=candidates_schema.SCHEMA,
     )
-    rows = build_discover_weekly(candidates, tracks, artists, "v1", WEEK, CONFIG).collect()
+    rows = build_discover_weekly(
+        candidates, tracks, artists, controls_at(WEEK), "v1", WEEK, CONFIG
+    ).collect()
     # t3 is a third a1 track (cap 2); m2 is past the length of 3.
     assert [(r["position"], r["track_id"]) for r in sorted(rows, key=lambda r: r["position"])] == [
         (1, "t1"),
@@ -78,34 +88,161 @@ def test_discover_weekly_caps_artists_and_length(spark, catalog_frames):
     assert rows[0]["reason"].endswith("Ada") or "Ada" in rows[0]["reason"]
 
 
-def test_release_radar_takes_new_releases_of_followed_and_played_artists(spark, catalog_frames):
+def _release_radar(spark, catalog_frames, controls, interactions, follows, similar=()):
     tracks, albums, artists = catalog_frames
-    interactions = spark.createDataFrame(
-        [("u1", "t1", 2.0, 4, 0, None, WEEK), ("u2", "m1", 1.0, 1, 0, None, WEEK)],
-        schema=interactions_schema.SCHEMA,
+    listeners = release_radar_artists(
+        cared_artists(
+            spark.createDataFrame(interactions, schema=interactions_schema.SCHEMA),
+            spark.createDataFrame(
+                [(u, a, datetime(2026, 1, 1, tzinfo=timezone.utc)) for u, a in follows],
+                schema=controls_schema.FOLLOWS,
+            ),
+            tracks,
+            WEEK,
+        ),
+        spark.createDataFrame(
+            list(similar), "artist_id string, similar_id string, similarity float"
+        ),
     )
-    follows = spark.createDataFrame(
-        [
-            ("u2", "a1", datetime(2026, 1, 1, tzinfo=timezone.utc)),
-            ("u2", "a3", datetime(2026, 1, 1, tzinfo=timezone.utc)),
-        ],
-        schema=controls.FOLLOWS,
-    )
-    played = spark.createDataFrame([("u2", "m1")], "user_id string, track_id string")
+    releases = new_releases(tracks, albums, WEEK, CONFIG)
     rows = build_release_radar(
-        interactions, follows, played, tracks, albums, artists, "v1", WEEK, CONFIG
+        listeners, releases, tracks, artists, controls, "v1", WEEK, CONFIG
     ).collect()
-    got = {(r["user_id"], r["track_id"]): (r["position"], r["source"]) for r in rows}
+    return {(r["user_id"], r["position"]): (r["track_id"], r["source"]) for r in rows}
+
+
+def test_release_radar_lists_followed_then_played_artists_one_track_per_release(
+    spark, catalog_frames, controls_at, clean_event
+):
+    got = _release_radar(
+        spark,
+        catalog_frames,
+        # u2 already played m1.
+        controls_at(WEEK, events_=[clean_event(1, "u2", "m1", 3)]),
+        interactions=[("u1", "t1", 2.0, 4, 0, None, WEEK), ("u2", "m1", 9.0, 9, 0, None, WEEK)],
+        follows=[("u2", "a1"), ("u2", "a3")],
+    )
     assert got == {
-        # u1 played a1: both new a1 tracks, the more popular first.
-        ("u1", "n2"): (1, "played_artist"),
-        ("u1", "n1"): (2, "played_artist"),
-        # u2 follows a1 (+5) and played a2 (1.0): a1's tracks first; m1 already played;
-        # a3's album is released on the publish day, outside the window.
-        ("u2", "n2"): (1, "followed_artist"),
-        ("u2", "n1"): (2, "followed_artist"),
-        ("u2", "m2"): (3, "played_artist"),
+        # u1 played a1: one track of a1's new release, its most popular (n2).
+        ("u1", 1): ("n2", "played_artist"),
+        # u2 follows a1 - first, though they play a2 far more; a2's release without the
+        # played m1; a3's album comes out on the publish day, outside the window.
+        ("u2", 1): ("n2", "followed_artist"),
+        ("u2", 2): ("m2", "played_artist"),
     }
+
+
+def test_release_radar_reaches_artists_similar_to_those_played(spark, catalog_frames, controls_at):
+    got = _release_radar(
+        spark,
+        catalog_frames,
+        controls_at(WEEK),
+        interactions=[("u1", "t1", 2.0, 4, 0, None, WEEK), ("u2", "x", 1.0, 1, 0, None, WEEK)],
+        follows=[],
+        # a2 (new release) resembles a1, whom u1 plays; u2 plays nobody similar.
+        similar=[("a2", "a1", 0.8), ("a2", "a3", 0.9)],
+    )
+    assert got == {
+        ("u1", 1): ("n2", "played_artist"),
+        ("u1", 2): ("m1", "similar_artist"),
+    }
+
+
+def test_release_radar_leaves_out_listeners_with_nothing_new_and_obeys_controls(
+    spark, catalog_frames, controls_at
+):
+    got = _release_radar(
+        spark,
+        catalog_frames,
+        controls_at(
+            WEEK,
+            hides=[("u1", "artist", "a1", "dont_suggest", WEEK_START - timedelta(days=1), None)],
+        ),
+        interactions=[("u1", "t1", 2.0, 4, 0, None, WEEK)],
+        follows=[],
+    )
+    assert got == {}  # no filler
+
+
+def test_release_window_follows_the_configured_weekday(spark, catalog_frames):
+    tracks, albums, _ = catalog_frames
+    fridays = replace(CONFIG, release_radar_weekday="friday")
+    got = {r["track_id"] for r in new_releases(tracks, albums, WEEK, fridays).collect()}
+    # Friday cut: 2026-11-14..2026-11-20 - new1 (11-20) and new2 (11-16).
+    assert got == {"n1", "n2", "m1", "m2"}
+    mondays = replace(CONFIG, release_radar_weekday="monday")  # 2026-11-10..2026-11-16
+    assert {r["track_id"] for r in new_releases(tracks, albums, WEEK, mondays).collect()} == {
+        "m1",
+        "m2",
+    }
+
+
+def test_similar_artists_pool_track_factors_per_artist(spark):
+    tracks = spark.createDataFrame(
+        [
+            (t, t, "al", a, 1, False, 1)
+            for t, a in [("t1", "a1"), ("t2", "a1"), ("t3", "a2"), ("t4", "a3"), ("t5", "a4")]
+        ],
+        schema=catalog.TRACKS,
+    )
+    factors = spark.createDataFrame(
+        [
+            ("t1", [1.0, 0.0], WEEK),
+            ("t2", [10.0, 1.0], WEEK),  # loud: unit length before pooling
+            ("t3", [1.0, 0.1], WEEK),
+            ("t4", [0.0, 1.0], WEEK),
+            ("t5", [-1.0, 0.0], WEEK),  # opposite taste: not similar
+        ],
+        schema=model.TRACK_FACTORS,
+    )
+    vectors = artist_vectors(factors, tracks)
+    similar = similar_artists(vectors, spark.createDataFrame([("a1",)], "artist_id string"), 5)
+    got = [
+        (r["similar_id"], round(r["similarity"], 3))
+        for r in similar.orderBy("similarity", ascending=False).collect()
+    ]
+    assert [a for a, _ in got] == ["a2", "a3"]
+    assert got[0][1] > 0.99 and 0 < got[1][1] < 0.2
+
+
+def test_discover_weekly_never_offers_a_track_played_in_an_excluded_context(
+    spark, catalog_frames, controls_at, clean_event
+):
+    tracks, _, artists = catalog_frames
+    candidates = _candidates(spark, [("u1", "als", ["t1", "m1", "m2"])])
+    # t1 was played on the listener's excluded sleep playlist: no taste, yet no discovery.
+    week_controls = controls_at(WEEK, events_=[clean_event(1, "u1", "t1", 2, context="sleep")])
+    rows = build_discover_weekly(
+        candidates, tracks, artists, week_controls, "v1", WEEK, CONFIG
+    ).collect()
+    assert sorted(r["track_id"] for r in rows) == ["m1", "m2"]
+
+
+def test_discover_weekly_applies_controls_to_every_source_and_marks_boosts(
+    spark, catalog_frames, controls_at
+):
+    tracks, _, artists = catalog_frames
+    candidates = _candidates(
+        spark,
+        [
+            ("u1", "als", ["t1", "t2"]),
+            ("u1", "popularity", ["t3", "m1", "m2"]),
+            ("u1", "listeners_like_you", ["m2"]),
+        ],
+    )
+    running = (WEEK_START - timedelta(days=1), WEEK_START + timedelta(days=6))
+    week_controls = controls_at(
+        WEEK,
+        hides=[("u1", "track", "t3", "hide", WEEK_START - timedelta(days=2), None)],
+        rules=[("track", "t1", "legal_takedown", WEEK_START - timedelta(days=9), None)],
+        campaigns=[("dm-7", "m1", 1.0, *running)],
+    )
+    rows = build_discover_weekly(
+        candidates, tracks, artists, week_controls, "v1", WEEK, CONFIG
+    ).collect()
+    got = {r["position"]: (r["track_id"], r["boosted"], r["campaign_id"]) for r in rows}
+    # Blended: t2 0.9, m2 0.5 + 0.18; m1 0.18 x 2 (boost) = 0.36; t1 blocked, t3 hidden.
+    assert got == {1: ("t2", False, None), 2: ("m2", False, None), 3: ("m1", True, "dm-7")}
 
 
 def _candidates(spark, rows):
@@ -148,7 +285,9 @@ def test_blend_rejects_an_unknown_source_weight(spark):
         blend_candidates(candidates, {"alss": 1.0}, depth=10)
 
 
-def test_discover_weekly_blends_sources_and_serves_cold_start_users(spark, catalog_frames):
+def test_discover_weekly_blends_sources_and_serves_cold_start_users(
+    spark, catalog_frames, controls_at
+):
     tracks, _, artists = catalog_frames
     candidates = _candidates(
         spark,
@@ -160,7 +299,9 @@ def test_discover_weekly_blends_sources_and_serves_cold_start_users(spark, catal
             ("u2", "popularity", ["m2", "m1", "t1", "t2"]),
         ],
     )
-    rows = build_discover_weekly(candidates, tracks, artists, "v1", WEEK, CONFIG).collect()
+    rows = build_discover_weekly(
+        candidates, tracks, artists, controls_at(WEEK), "v1", WEEK, CONFIG
+    ).collect()
     got = {(r["user_id"], r["position"]): (r["track_id"], r["source"], r["reason"]) for r in rows}
     assert got == {
         # Blended t3 1.3, t1 1.0, t2 0.9 (a third a1 track: capped), m1 0.65.

@@ -51,6 +51,8 @@ def _playlist_rows() -> list[dict]:
                         "score": 1.0 / position,
                         "source": source,
                         "reason": "because you listened to a1",
+                        "boosted": False,
+                        "campaign_id": None,
                         "model_version": "als-test",
                         "generated_at": GENERATED_AT,
                         "week": WEEK,

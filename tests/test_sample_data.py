@@ -20,6 +20,7 @@ WEEK = dt.date(2025, 6, 2)  # a Monday
 USERS, TRACKS, WEEKS = 200, 400, 2
 WINDOW_START = pd.Timestamp(WEEK - dt.timedelta(weeks=WEEKS), tz="UTC")
 WINDOW_END = pd.Timestamp(WEEK, tz="UTC")
+PUBLISH = WINDOW_END  # platform rules are judged at 00:00 UTC of the week's Monday
 
 
 def _generate(home, seed=42) -> tuple[PipelineConfig, dict[str, int]]:
@@ -228,6 +229,85 @@ def test_controls_are_consistent_with_events(sample):
     assert set(zip(hides["user_id"], hides["created_at"])) == set(
         zip(hide_events["user_id"], hide_events["ts"])
     )
+
+
+def test_only_some_dont_suggest_are_withdrawn_inside_the_window(sample):
+    _, _, tables = sample
+    hides = tables["user_hides"]
+    assert hides[hides["kind"] == controls.HIDE]["withdrawn_at"].isna().all()
+    dont_suggest = hides[hides["kind"] == controls.DONT_SUGGEST]
+    withdrawn = dont_suggest[dont_suggest["withdrawn_at"].notna()]
+    assert 0 < len(withdrawn) < 0.5 * len(dont_suggest)
+    assert (withdrawn["withdrawn_at"] > withdrawn["created_at"]).all()
+    assert (withdrawn["withdrawn_at"] < WINDOW_END).all()
+
+
+def _in_force(starts: pd.Series, ends: pd.Series) -> pd.Series:
+    """In force at the publish moment: started, and open-ended or ending later (exclusive)."""
+    return (starts <= PUBLISH) & (ends.isna() | (ends > PUBLISH))
+
+
+def test_platform_rules_cover_every_state_at_the_publish_moment(sample):
+    _, _, tables = sample
+    rules, tracks = tables["platform_rules"], tables["tracks"]
+    assert not rules.duplicated(["item_type", "item_id"]).any()
+    on_track = rules["item_type"] == controls.TRACK
+    assert on_track.any() and (rules["item_type"] == controls.ARTIST).any()
+    assert rules[on_track]["item_id"].isin(tracks["track_id"]).all()
+    assert rules[~on_track]["item_id"].isin(tables["artists"]["artist_id"]).all()
+    assert set(rules[on_track]["reason"]) <= {"rights_expired", "legal_takedown"}
+    assert set(rules[~on_track]["reason"]) == {"policy"}
+    ends = rules["valid_until"]
+    assert (ends.isna() | (ends > rules["valid_from"])).all()
+
+    in_force = _in_force(rules["valid_from"], ends)
+    assert (in_force & ends.isna()).any() and (in_force & ends.notna()).any()
+    assert (ends <= PUBLISH).any()  # lifted already
+    assert (rules["valid_from"] > PUBLISH).any()  # not yet in force
+
+    # Blocks hit tracks people play, so that they change playlists.
+    events = tables["events"]
+    plays = events[events["event_type"] == raw_events.PLAY]["track_id"].value_counts()
+    plays = plays.reindex(tracks["track_id"], fill_value=0)
+    assert plays[rules[on_track]["item_id"]].median() > plays.median()
+    assert plays[rules[on_track & in_force]["item_id"]].sum() > 0
+
+
+def test_discovery_mode_campaigns_promote_catalog_tracks_around_the_publish_moment(sample):
+    _, _, tables = sample
+    campaigns, tracks = tables["discovery_mode"], tables["tracks"]
+    assert campaigns["campaign_id"].str.fullmatch(r"dm-\d{4}").all()
+    assert not campaigns.duplicated(["campaign_id", "track_id"]).any()
+    assert campaigns["track_id"].isin(tracks["track_id"]).all()
+    assert ((campaigns["boost"] > 0) & (campaigns["boost"] <= 1)).all()
+    assert (campaigns["starts_at"] < campaigns["ends_at"]).all()
+
+    # Each campaign: one artist, 1-5 of their tracks, one boost and one period.
+    artist_of = tracks.set_index("track_id")["artist_id"]
+    by_campaign = campaigns.assign(artist_id=campaigns["track_id"].map(artist_of)).groupby(
+        "campaign_id"
+    )
+    assert (by_campaign[["artist_id", "boost", "starts_at", "ends_at"]].nunique() == 1).all().all()
+    assert by_campaign.size().between(1, 5).all()
+    # Only tracks out 30 days before the campaign starts, as Spotify requires.
+    release = pd.to_datetime(
+        tracks.set_index("track_id")["album_id"].map(
+            tables["albums"].set_index("album_id")["release_date"]
+        )
+    ).dt.tz_localize("UTC")
+    released = campaigns["track_id"].map(release)
+    assert (released <= campaigns["starts_at"] - pd.Timedelta(days=30)).all()
+
+    periods = by_campaign[["starts_at", "ends_at"]].first()
+    running = _in_force(periods["starts_at"], periods["ends_at"])
+    assert len(periods) >= 3
+    assert running.sum() >= len(periods) - 2
+    assert (periods["ends_at"] <= PUBLISH).any() and (periods["starts_at"] > PUBLISH).any()
+
+    # No campaign promotes music the platform blocks, in force or not.
+    rules = tables["platform_rules"]
+    ruled = set(rules["item_id"])
+    assert not (set(campaigns["track_id"]) | set(campaigns["track_id"].map(artist_of))) & ruled
 
 
 def test_plays_concentrate_on_each_listeners_genres(sample):

@@ -1,0 +1,287 @@
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from jobs.config import PlaylistConfig
+from jobs.quality import ValidationFailed, validate
+from jobs.rules import (
+    annotate,
+    apply_discovery_mode,
+    blocks_in_force,
+    campaigns_in_force,
+    hides_in_force,
+    prefer_genres,
+    remove_disallowed,
+)
+from schemas import catalog, controls, playlists
+
+pytestmark = pytest.mark.spark
+
+WEEK = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
+CONFIG = PlaylistConfig(length=3, max_tracks_per_artist=2, max_boosted_per_playlist=1)
+
+
+def days_ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
+
+
+def _pairs(frame, *columns):
+    return sorted(tuple(row[c] for c in columns) for row in frame.collect())
+
+
+@pytest.fixture
+def tracks(spark):
+    return spark.createDataFrame(
+        [
+            ("t1", "One", "al1", "a1", 200_000, False, 50),
+            ("t2", "Two", "al1", "a1", 200_000, True, 50),  # explicit
+            ("t3", "Three", "al2", "a2", 200_000, False, 50),
+            ("t4", "Four", "al3", "a3", 200_000, False, 50),
+        ],
+        schema=catalog.TRACKS,
+    )
+
+
+def test_a_hide_postpones_for_hide_days_and_dont_suggest_lasts_until_withdrawn(spark):
+    hides = spark.createDataFrame(
+        [
+            ("u1", "track", "recent", "hide", days_ago(10), None),
+            ("u1", "track", "expired", "hide", days_ago(31), None),
+            ("u1", "artist", "forever", "dont_suggest", days_ago(400), None),
+            ("u1", "artist", "withdrawn", "dont_suggest", days_ago(400), days_ago(3)),
+            ("u1", "artist", "withdrawn_later", "dont_suggest", days_ago(400), NOW + timedelta(1)),
+            ("u1", "track", "future", "hide", NOW + timedelta(hours=1), None),
+        ],
+        schema=controls.USER_HIDES,
+    )
+    got = _pairs(hides_in_force(hides, WEEK, hide_days=30), "item_id")
+    assert got == [("forever",), ("recent",), ("withdrawn_later",)]
+
+
+def test_platform_rules_block_only_while_in_force(spark):
+    rules = spark.createDataFrame(
+        [
+            ("track", "open", "legal_takedown", days_ago(5), None),
+            ("track", "ended", "rights_expired", days_ago(50), days_ago(1)),
+            ("artist", "until_later", "policy", days_ago(5), NOW + timedelta(days=1)),
+            ("artist", "not_yet", "policy", NOW + timedelta(days=1), None),
+        ],
+        schema=controls.PLATFORM_RULES,
+    )
+    assert _pairs(blocks_in_force(rules, WEEK), "item_type", "item_id") == [
+        ("artist", "until_later"),
+        ("track", "open"),
+    ]
+
+
+def test_a_track_in_two_running_campaigns_gets_the_larger_boost(spark):
+    campaigns = spark.createDataFrame(
+        [
+            ("dm-1", "t1", 0.2, days_ago(7), NOW + timedelta(days=7)),
+            ("dm-2", "t1", 0.4, days_ago(7), NOW + timedelta(days=7)),
+            ("dm-3", "t2", 0.4, days_ago(14), days_ago(7)),  # over
+            ("dm-4", "t3", 0.4, NOW + timedelta(days=1), NOW + timedelta(days=7)),  # not yet
+        ],
+        schema=controls.DISCOVERY_MODE,
+    )
+    got = _pairs(campaigns_in_force(campaigns, WEEK), "track_id", "campaign_id", "boost")
+    assert got == [("t1", "dm-2", 0.4)]
+
+
+def test_remove_disallowed_applies_every_listener_control_and_platform_rule(
+    spark, tracks, controls_at
+):
+    candidates = spark.createDataFrame(
+        [(u, t) for u in ("u1", "u2") for t in ("t1", "t2", "t3", "t4")],
+        "user_id string, track_id string",
+    )
+    week_controls = controls_at(
+        WEEK,
+        settings=[("u1", True, None), ("u2", False, None)],
+        hides=[
+            ("u2", "track", "t1", "hide", days_ago(1), None),
+            ("u2", "artist", "a2", "dont_suggest", days_ago(100), None),
+        ],
+        rules=[("track", "t4", "legal_takedown", days_ago(1), None)],
+    )
+    got = _pairs(remove_disallowed(candidates, tracks, week_controls), "user_id", "track_id")
+    # u1: t2 is explicit and u1 filters; u2 hid t1 and a2 (t3); nobody gets blocked t4.
+    assert got == [("u1", "t1"), ("u1", "t3"), ("u2", "t2")]
+
+
+def test_a_blocked_artist_takes_all_their_tracks(spark, tracks, controls_at):
+    candidates = spark.createDataFrame(
+        [("u1", "t1"), ("u1", "t2"), ("u1", "t3")], "user_id string, track_id string"
+    )
+    week_controls = controls_at(WEEK, rules=[("artist", "a1", "policy", days_ago(1), None)])
+    got = _pairs(remove_disallowed(candidates, tracks, week_controls), "track_id")
+    assert got == [("t3",)]
+
+
+def test_preferred_genres_raise_the_score_of_matching_artists(spark, controls_at):
+    artists = spark.createDataFrame(
+        [("a1", "Ada", ["jazz", "soul"], 1, 1), ("a2", "Bo", ["metal"], 1, 1)],
+        schema=catalog.ARTISTS,
+    )
+    scored = spark.createDataFrame(
+        [("u1", "t1", "a1", 1.0), ("u1", "t3", "a2", 1.0), ("u2", "t1", "a1", 1.0)],
+        "user_id string, track_id string, artist_id string, score double",
+    )
+    week_controls = controls_at(WEEK, settings=[("u1", False, ["soul"]), ("u2", False, [])])
+    got = _pairs(prefer_genres(scored, artists, week_controls, 0.5), "user_id", "track_id", "score")
+    assert got == [("u1", "t1", 1.5), ("u1", "t3", 1.0), ("u2", "t1", 1.0)]
+
+
+def test_discovery_mode_boosts_at_most_the_cap_and_never_after_a_skip(
+    spark, controls_at, clean_event
+):
+    scored = spark.createDataFrame(
+        [
+            ("u1", "t1", 1.0),
+            ("u1", "t2", 0.9),
+            ("u1", "t3", 0.8),
+            ("u2", "t1", 1.0),
+        ],
+        "user_id string, track_id string, score double",
+    )
+    running = (days_ago(7), NOW + timedelta(days=7))
+    week_controls = controls_at(
+        WEEK,
+        campaigns=[
+            ("dm-1", "t2", 0.5, *running),
+            ("dm-2", "t3", 1.0, *running),
+            ("dm-1", "t1", 0.5, *running),
+        ],
+        # u2 skipped t1 (10 s) last week: no boost for them, ever.
+        events_=[clean_event(1, "u2", "t1", 3, ms=10_000)],
+    )
+    rows = apply_discovery_mode(scored, week_controls, max_boosted=2).collect()
+    got = {
+        (r["user_id"], r["track_id"]): (r["score"], r["boosted"], r["campaign_id"]) for r in rows
+    }
+    assert got == {
+        # After boosting: t3 1.6, t1 1.5, t2 1.35: only the best two keep their boost.
+        ("u1", "t3"): (pytest.approx(1.6), True, "dm-2"),
+        ("u1", "t1"): (pytest.approx(1.5), True, "dm-1"),
+        ("u1", "t2"): (pytest.approx(0.9), False, None),
+        ("u2", "t1"): (pytest.approx(1.0), False, None),
+    }
+
+
+def _playlist_rows(spark, rows):
+    """(user, type, position, track, artist, boosted, campaign) -> playlists rows."""
+    return spark.createDataFrame(
+        [
+            (u, pos, t, a, 1.0, "als", "why", boosted, campaign, "v1", NOW, WEEK, kind)
+            for u, kind, pos, t, a, boosted, campaign in rows
+        ],
+        schema=playlists.SCHEMA,
+    )
+
+
+@pytest.fixture
+def release_catalog(spark):
+    tracks = spark.createDataFrame(
+        [
+            ("t1", "One", "old", "a1", 200_000, True, 50),
+            ("t2", "Two", "old", "a1", 200_000, False, 50),
+            ("t3", "Three", "old", "a1", 200_000, False, 50),
+            ("n1", "New", "new", "a2", 200_000, False, 50),
+            ("n2", "New 2", "new", "a2", 200_000, False, 50),
+        ],
+        schema=catalog.TRACKS,
+    )
+    albums = spark.createDataFrame(
+        [
+            ("old", "a1", "Old", "album", date(2020, 1, 1), 3),
+            ("new", "a2", "New", "album", date(2026, 11, 20), 2),
+        ],
+        schema=catalog.ALBUMS,
+    )
+    return tracks, albums
+
+
+def _violations(annotated):
+    """{rule: [(user_id, playlist_type, position), ...]} of the rows that break it."""
+    found = {}
+    for row in annotated.collect():
+        for rule in playlists.RULES:
+            if row[f"violates_{rule}"] is not None:
+                found.setdefault(rule, []).append(
+                    (row["user_id"], row["playlist_type"], row["position"])
+                )
+    return {rule: sorted(rows) for rule, rows in found.items()}
+
+
+def test_annotate_passes_a_playlist_that_obeys_every_rule(spark, release_catalog, controls_at):
+    tracks, albums = release_catalog
+    rows = _playlist_rows(
+        spark,
+        [
+            ("u1", "discover_weekly", 1, "t1", "a1", False, None),
+            ("u1", "discover_weekly", 2, "t2", "a1", False, None),
+            ("u1", "release_radar", 1, "n1", "a2", False, None),
+        ],
+    )
+    annotated = annotate(rows, tracks, albums, controls_at(WEEK), WEEK, CONFIG)
+    assert _violations(annotated) == {}
+    assert annotated.count() == 3
+
+
+def test_annotate_names_every_rule_a_row_breaks(spark, release_catalog, controls_at, clean_event):
+    tracks, albums = release_catalog
+    running = (days_ago(7), NOW + timedelta(days=7))
+    week_controls = controls_at(
+        WEEK,
+        settings=[("u1", True, None)],
+        hides=[("u2", "artist", "a1", "dont_suggest", days_ago(100), None)],
+        rules=[("track", "t3", "legal_takedown", days_ago(1), None)],
+        campaigns=[("dm-1", "n1", 0.5, *running), ("dm-1", "n2", 0.5, *running)],
+        events_=[clean_event(1, "u3", "t2", 2), clean_event(2, "u4", "n1", 2, ms=5_000)],
+    )
+    rows = _playlist_rows(
+        spark,
+        [
+            ("u1", "discover_weekly", 1, "t1", "a1", False, None),  # explicit, u1 filters
+            ("u2", "discover_weekly", 1, "t2", "a1", False, None),  # u2: don't suggest a1
+            ("u3", "discover_weekly", 1, "t3", "a1", False, None),  # t3 blocked
+            ("u3", "discover_weekly", 2, "t2", "a1", False, None),  # u3 played t2
+            ("u3", "discover_weekly", 3, "t1", "a1", False, None),  # third a1 track
+            ("u3", "discover_weekly", 5, "n1", "a2", False, None),  # position 4 missing
+            ("u4", "release_radar", 1, "n1", "a2", True, "dm-1"),  # boosted after a skip
+            ("u4", "release_radar", 2, "n2", "a2", True, "dm-1"),  # second boost; same release
+            ("u4", "release_radar", 3, "t2", "a1", True, "dm-9"),  # old release, no campaign
+        ],
+    )
+    got = _violations(annotate(rows, tracks, albums, week_controls, WEEK, CONFIG))
+    u3, u4 = "discover_weekly", "release_radar"
+    assert got == {
+        "explicit_filter": [("u1", u3, 1)],
+        "hidden": [("u2", u3, 1)],
+        "blocked": [("u3", u3, 1)],
+        "already_played": [("u3", u3, 2)],
+        "artist_cap": [("u3", u3, 1), ("u3", u3, 2), ("u3", u3, 3)],
+        "positions": [("u3", u3, 5)],
+        "release_cap": [("u4", u4, 1), ("u4", u4, 2)],
+        "release_window": [("u4", u4, 3)],
+        "boost_cap": [("u4", u4, 1), ("u4", u4, 2), ("u4", u4, 3)],
+        "boost_campaign": [("u4", u4, 3)],
+        "boost_after_skip": [("u4", u4, 1)],
+    }
+
+
+def test_the_rules_suite_fails_on_a_violation_and_names_the_rule(
+    spark, release_catalog, controls_at
+):
+    tracks, albums = release_catalog
+    rows = _playlist_rows(spark, [("u1", "discover_weekly", 1, "t1", "a1", False, None)])
+    annotated = annotate(
+        rows, tracks, albums, controls_at(WEEK, settings=[("u1", True, None)]), WEEK, CONFIG
+    )
+    with pytest.raises(ValidationFailed) as failure:
+        validate(annotated, playlists.rules_suite())
+    message = str(failure.value)
+    assert "1 of 11 expectations failed" in message
+    assert "violates_explicit_filter" in message
+    assert "discover_weekly of u1, position 1, track t1: explicit, filter on" in message
