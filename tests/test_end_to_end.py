@@ -4,6 +4,7 @@ with plain DuckDB and check the playlist invariants on every row."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import duckdb
@@ -36,6 +37,10 @@ def published(tmp_path_factory):
     for table in ("tracks", "albums"):
         con.execute(
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{config.catalog_dir}/{table}/*')"
+        )
+    for table in ("user_settings", "platform_rules", "discovery_mode"):
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{config.controls_dir}/{table}/*')"
         )
     return config, con
 
@@ -101,13 +106,56 @@ def test_release_radar_tracks_were_released_in_the_last_seven_days(published):
     assert released[0] >= window[0] and released[1] <= window[1]
 
 
+def test_no_explicit_track_for_filtered_listeners_and_nothing_blocked(published):
+    _, con = published
+    moment = f"TIMESTAMPTZ '{WEEK} 00:00:00+00'"
+    assert (
+        scalar(
+            con,
+            f"""
+        SELECT count(*) FROM playlists p JOIN tracks t USING (track_id)
+        JOIN user_settings s USING (user_id)
+        WHERE t.explicit AND s.explicit_filter
+        UNION ALL
+        SELECT count(*) FROM playlists p JOIN platform_rules r
+          ON r.item_id = CASE r.item_type WHEN 'track' THEN p.track_id ELSE p.artist_id END
+        WHERE r.valid_from <= {moment} AND coalesce(r.valid_until > {moment}, true)
+        ORDER BY 1 DESC LIMIT 1
+    """,
+        )
+        == 0
+    )
+
+
+def test_boosts_come_from_running_campaigns_within_the_cap(published):
+    _, con = published
+    moment = f"TIMESTAMPTZ '{WEEK} 00:00:00+00'"
+    outside = scalar(
+        con,
+        f"""
+        SELECT count(*) FROM playlists p LEFT JOIN discovery_mode d
+          ON d.campaign_id = p.campaign_id AND d.track_id = p.track_id
+          AND d.starts_at <= {moment} AND d.ends_at > {moment}
+        WHERE p.boosted AND d.campaign_id IS NULL
+    """,
+    )
+    most = scalar(
+        con,
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(*) FILTER (WHERE boosted) n "
+        "FROM playlists GROUP BY user_id, playlist_type)",
+    )
+    assert outside == 0 and most <= 2
+
+
 def test_validation_results_and_stage_records_are_kept(published):
     config, _ = published
     run = config.runs_dir / f"week={WEEK}"
-    assert (run / "validation" / "raw_events.json").exists()
-    assert (run / "validation" / "playlists.json").exists()
+    for suite in ("raw_events", "playlists", "playlist_rules"):
+        assert (run / "validation" / f"{suite}.json").exists()
     stages = {path.stem for path in (run / "stages").glob("*.json")}
     assert {"ingest", "interactions", "train_als", "candidates", "playlists", "publish"} <= stages
+    playlists_stage = json.loads((run / "stages" / "playlists.json").read_text())["rows"]
+    assert playlists_stage["listeners_without_release_radar"] >= 0
 
 
 SPARK_SQL_CHECK = """
