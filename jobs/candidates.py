@@ -33,6 +33,8 @@ from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.history import played_tracks
 from jobs.matrix import to_user_items
+from jobs.quality import check_output
+from jobs.runlog import previous_rows, row_count_bounds
 from jobs.tables import read_table, read_week, table_path, with_schema, write_week
 from schemas import candidates as schema
 from schemas import events, interactions, model
@@ -387,13 +389,21 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         ),
         popularity_candidates(cold, interactions_df, played, week, k),
     ]
-    path = table_path(config, "candidates")
-    write_week(reduce(DataFrame.unionByName, sources), path, week)
+    write_week(reduce(DataFrame.unionByName, sources), table_path(config, "candidates"), week)
     for cached in (user_factors, interactions_df, played):
         cached.unpersist()
-    counts = spark.read.parquet(str(path / f"week={week}")).groupBy("source").count().collect()
+    written = read_week(spark, config, "candidates", schema.SCHEMA, week)
+    counts = written.groupBy("source").count().collect()
     rows.update({f"candidates_{row['source']}": row["count"] for row in counts})
     rows["candidates"] = sum(row["count"] for row in counts)
+    expected = previous_rows(config, week, "candidates").get("candidates")
+    check_output(
+        config,
+        week,
+        written,
+        schema.suite(),
+        {"max_rank": k, **row_count_bounds(expected, config.row_count_tolerance)},
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -94,6 +94,9 @@ class PipelineConfig:
     hive_catalog: bool = True
     # Ingest fails (keeping the rejected rows) when more of a week than this is malformed.
     max_quarantine_share: float = 0.05
+    # A stage's output row count may differ from last week's by this share before its
+    # suite fails (events are compared per ingested day).
+    row_count_tolerance: float = 0.5
     seed: int = 42
     als: AlsConfig = field(default_factory=AlsConfig)
     interactions: InteractionsConfig = field(default_factory=InteractionsConfig)

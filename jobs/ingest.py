@@ -15,6 +15,8 @@ from pyspark.sql import functions as F
 
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
+from jobs.quality import check_output
+from jobs.runlog import previous_rows, row_count_bounds
 from jobs.tables import (
     SOURCE_FILE,
     RawInputError,
@@ -128,7 +130,21 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
             ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items())),
         )
     check_quarantine_share(rows["events"], reasons, config.max_quarantine_share, week)
+    last_week = previous_rows(config, week, "ingest")
+    per_day = last_week.get("events", 0) / last_week.get("ingested_days", 1)
+    check_output(
+        config,
+        week,
+        clean,
+        events.suite(),
+        {
+            "first_day": days[0].isoformat(),
+            "last_day": days[-1].isoformat(),
+            **row_count_bounds(per_day * len(days), config.row_count_tolerance),
+        },
+    )
     write_partitions(clean, table_path(config, "events"), ("date",))
+    rows["ingested_days"] = len(days)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,7 +26,16 @@ from pyspark.sql import functions as F
 
 from jobs.config import InteractionsConfig, PipelineConfig
 from jobs.entry import run_job
-from jobs.tables import read_control, read_table, table_path, with_schema, write_week
+from jobs.quality import check_output
+from jobs.runlog import previous_rows, row_count_bounds
+from jobs.tables import (
+    read_control,
+    read_table,
+    read_week,
+    table_path,
+    with_schema,
+    write_week,
+)
 from jobs.weeks import week_start
 from schemas import catalog, events
 from schemas import interactions as schema
@@ -104,9 +113,16 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     exclusions = read_control(spark, config, "taste_profile_exclusions")
     interactions = build_interactions(clean_events, tracks, exclusions, week, config.interactions)
     write_week(interactions, table_path(config, "interactions"), week)
-    rows["interactions"] = spark.read.parquet(
-        str(table_path(config, "interactions") / f"week={week}")
-    ).count()
+    written = read_week(spark, config, "interactions", schema.SCHEMA, week)
+    rows["interactions"] = written.count()
+    expected = previous_rows(config, week, "interactions").get("interactions")
+    check_output(
+        config,
+        week,
+        written,
+        schema.suite(),
+        row_count_bounds(expected, config.row_count_tolerance),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -332,7 +332,6 @@ def _finish(playlist: DataFrame, model_version: str, week: date) -> DataFrame:
         playlist.withColumns(
             {
                 "model_version": F.lit(model_version),
-                "generated_at": F.current_timestamp(),
                 "week": F.lit(week),
             }
         ),

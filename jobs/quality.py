@@ -12,8 +12,12 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from jobs.config import PipelineConfig
+from jobs.runlog import run_dir
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -112,6 +116,17 @@ def validate(
         raise ValidationFailed(summary)
     logger.info("suite %r passed: %s", suite.name, summary.statistics)
     return summary
+
+
+def check_output(
+    config: PipelineConfig,
+    week: date,
+    df: DataFrame,
+    suite: gx.ExpectationSuite,
+    params: dict[str, Any] | None = None,
+) -> ValidationSummary:
+    """`validate` a stage's output, keeping the result in the week's run folder."""
+    return validate(df, suite, params, run_dir(config, week) / "validation")
 
 
 def _describe(outcome: ExpectationValidationResult) -> str:

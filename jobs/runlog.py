@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -35,3 +36,22 @@ def read_stage_records(config: PipelineConfig, week: date) -> list[dict]:
     if not folder.exists():
         return []
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def previous_rows(config: PipelineConfig, week: date, stage: str) -> dict:
+    """The row counts `stage` recorded for the week before (empty if it never ran)."""
+    for record in read_stage_records(config, week - timedelta(days=7)):
+        if record["stage"] == stage:
+            return record["rows"]
+    return {}
+
+
+def row_count_bounds(expected: float | None, tolerance: float) -> dict[str, int | None]:
+    """`min_rows`/`max_rows` suite parameters: within +-tolerance of `expected` (last week's
+    count), or at least one row when there is no last week to compare with."""
+    if not expected:
+        return {"min_rows": 1, "max_rows": None}
+    return {
+        "min_rows": max(1, math.floor(expected * (1 - tolerance))),
+        "max_rows": math.ceil(expected * (1 + tolerance)),
+    }

@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 from jobs.config import AlsConfig, PipelineConfig
 from jobs.entry import run_job
 from jobs.matrix import UserItems, to_user_items
+from jobs.quality import check_output
 from jobs.tables import read_week, table_path, write_week
 from schemas import interactions as interactions_schema
 from schemas import model as model_schema
@@ -216,6 +217,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     log.info("trained with %s in %.1f s", trained.backend, trained.train_seconds)
 
     version = model_version(week, trained.backend, config.als)
+    matrix_rows = dict(zip(("user_factors", "track_factors"), user_items.shape))
     for table, id_column, ids, factors in (
         ("user_factors", "user_id", trained.user_ids, trained.user_factors),
         ("track_factors", "track_id", trained.track_ids, trained.track_factors),
@@ -223,6 +225,15 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         frame = spark.createDataFrame(factors_table(id_column, ids, factors))
         write_week(frame, table_path(config, table), week)
         rows[table] = len(ids)
+        written = read_week(spark, config, table, model_schema.TABLES[table], week)
+        check_output(
+            config,
+            week,
+            model_schema.with_factor_stats(written),
+            model_schema.factors_suite(id_column),
+            # Every user and track of the training matrix, not just what the backend returned.
+            {"rows": matrix_rows[table], "rank": config.als.factors},
+        )
     model_row = {
         "model_version": version,
         "backend": trained.backend,

@@ -2,6 +2,8 @@
 
 `rank` is 1-based within (user, source); `score` is on the source's own scale."""
 
+from typing import TYPE_CHECKING
+
 from pyspark.sql.types import (
     DateType,
     FloatType,
@@ -27,3 +29,29 @@ SCHEMA = StructType(
         StructField("week", DateType(), nullable=False),
     ]
 )
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+def suite() -> "gx.ExpectationSuite":
+    """Checks on a week's candidates. Parameters: `max_rank` (candidates_per_user),
+    `min_rows`, `max_rows`."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    return gx.ExpectationSuite(
+        name="candidates",
+        expectations=[
+            *(gxe.ExpectColumnValuesToNotBeNull(column=field.name) for field in SCHEMA.fields),
+            gxe.ExpectColumnValuesToBeInSet(column="source", value_set=list(SOURCES)),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="rank", min_value=1, max_value={"$PARAMETER": "max_rank"}
+            ),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "source", "track_id"]),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "source", "rank"]),
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value={"$PARAMETER": "min_rows"}, max_value={"$PARAMETER": "max_rows"}
+            ),
+        ],
+    )

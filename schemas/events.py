@@ -1,6 +1,8 @@
 """Clean events (`events`, partitioned by `date`) and the rows that failed parsing
 (`events_quarantine`, partitioned by `week`, the publish week whose ingest saw them)."""
 
+from typing import TYPE_CHECKING
+
 from pyspark.sql.types import (
     BooleanType,
     DateType,
@@ -29,6 +31,43 @@ EVENTS = StructType(
         StructField("date", DateType(), nullable=False),
     ]
 )
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+def suite() -> "gx.ExpectationSuite":
+    """Checks on the clean events one ingest wrote. Parameters: `first_day`, `last_day` (the
+    days ingested), `min_rows`, `max_rows` (see `jobs.runlog.row_count_bounds`)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    from schemas.raw_events import EVENT_TYPES, MAX_MS_PLAYED
+
+    return gx.ExpectationSuite(
+        name="events",
+        expectations=[
+            *(
+                gxe.ExpectColumnValuesToNotBeNull(column=field.name)
+                for field in EVENTS.fields
+                if not field.nullable
+            ),
+            gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(EVENT_TYPES)),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="ms_played", min_value=0, max_value=MAX_MS_PLAYED
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="date",
+                min_value={"$PARAMETER": "first_day"},
+                max_value={"$PARAMETER": "last_day"},
+            ),
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value={"$PARAMETER": "min_rows"}, max_value={"$PARAMETER": "max_rows"}
+            ),
+        ],
+    )
+
 
 QUARANTINE = StructType(
     [

@@ -1,5 +1,9 @@
 """ALS model tables, one partition per week: `user_factors`, `track_factors`, `models`."""
 
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     DateType,
@@ -46,3 +50,45 @@ MODELS = StructType(
         StructField("week", DateType(), nullable=False),
     ]
 )
+
+TABLES = {"user_factors": USER_FACTORS, "track_factors": TRACK_FACTORS, "models": MODELS}
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+# ALS factor norms of a healthy model are O(1); far beyond this the fit diverged.
+MAX_FACTOR_NORM = 1e3
+
+
+def with_factor_stats(factors: DataFrame) -> DataFrame:
+    """A factors table plus what `factors_suite` checks: `finite` (no NaN or inf), `norm`
+    and `dimensions` (the vector's length)."""
+    finite: Column = F.forall("factors", lambda x: ~F.isnan(x) & (F.abs(x) < float("inf")))
+    norm = F.sqrt(F.aggregate("factors", F.lit(0.0), lambda acc, x: acc + x * x))
+    return factors.withColumns({"finite": finite, "norm": norm, "dimensions": F.size("factors")})
+
+
+def factors_suite(id_column: str) -> "gx.ExpectationSuite":
+    """Checks on `with_factor_stats(user_factors or track_factors)`: one finite, non-zero,
+    bounded vector for every id the model was trained on. Parameters: `rows` (how many ids
+    the training matrix had), `rank` (factors)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    return gx.ExpectationSuite(
+        name=f"{id_column.removesuffix('_id')}_factors",
+        expectations=[
+            gxe.ExpectColumnValuesToNotBeNull(column=id_column),
+            gxe.ExpectColumnValuesToBeUnique(column=id_column),
+            gxe.ExpectTableRowCountToEqual(value={"$PARAMETER": "rows"}),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="dimensions",
+                min_value={"$PARAMETER": "rank"},
+                max_value={"$PARAMETER": "rank"},
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="norm", min_value=0, max_value=MAX_FACTOR_NORM, strict_min=True
+            ),
+        ],
+    )

@@ -1,7 +1,8 @@
 """`playlists`: the published table downstream teams read.
 
 Partitioned `week=YYYY-MM-DD/playlist_type=...`; `week` is the Monday the playlists are
-published for, built from the events before it.
+published for, built from the events before it. No wall-clock column: re-running a week
+gives the same rows (when it ran is in the run folder's stage records).
 """
 
 from typing import TYPE_CHECKING
@@ -14,7 +15,6 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
-    TimestampType,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ SCHEMA = StructType(
         StructField("boosted", BooleanType(), nullable=False),
         StructField("campaign_id", StringType(), nullable=True),
         StructField("model_version", StringType(), nullable=False),
-        StructField("generated_at", TimestampType(), nullable=False),
         StructField("week", DateType(), nullable=False),
         StructField("playlist_type", StringType(), nullable=False),
     ]

@@ -1,4 +1,4 @@
-"""The GX suites of `schemas.raw_events` and `schemas.playlists`, run through `jobs.quality`.
+"""The GX suites in `schemas/` (one per stage output), run through `jobs.quality`.
 
 Each validate call costs a few Spark jobs per expectation, so every fixture is tiny and every
 call checks as much as it can (outcome, message and result JSON together).
@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from pyspark.sql.types import StructField, StructType
 
 from jobs.quality import ValidationFailed, validate
-from schemas import playlists, raw_events
+from schemas import candidates, events, interactions, model, playlists, raw_events
 
 pytestmark = pytest.mark.spark
 
 WEEK = dt.date(2024, 6, 3)
-GENERATED_AT = dt.datetime(2024, 6, 2, 23, 0)
 MAX_LENGTH = 3
 RAW_ROWS = 100
 MIN_RAW_ROWS = 50
@@ -54,7 +54,6 @@ def _playlist_rows() -> list[dict]:
                         "boosted": False,
                         "campaign_id": None,
                         "model_version": "als-test",
-                        "generated_at": GENERATED_AT,
                         "week": WEEK,
                         "playlist_type": playlist_type,
                     }
@@ -213,3 +212,86 @@ def test_broken_raw_events_fail_naming_the_cause(spark, build, min_rows, named, 
     assert len(failure.value.summary.failed) == failures, message
     for text in named:
         assert text in message
+
+
+def _failed(spark, rows, schema, suite, params):
+    """The expectation types (and columns) a suite reports failed on `rows`."""
+    with pytest.raises(ValidationFailed) as failure:
+        validate(_frame(spark, rows, schema) if isinstance(rows, list) else rows, suite, params)
+    return sorted(
+        re.match(r"\w+(?: on (?:\[[^\]]*\]|\w+))?", line).group()
+        for line in failure.value.summary.failed
+    )
+
+
+def test_clean_events_suite_catches_duplicates_stray_days_and_a_collapsed_count(spark, clean_event):
+    names = events.EVENTS.fieldNames()
+    good = [dict(zip(names, clean_event(n, "u1", "t1", 2))) for n in range(3)]
+    duplicated = {**good[0]}
+    stray = dict(zip(names, clean_event(9, "u1", "t1", 20)))  # not an ingested day
+    params = {"first_day": "2026-11-16", "last_day": "2026-11-22", "min_rows": 10, "max_rows": None}
+    failed = _failed(spark, good + [duplicated, stray], events.EVENTS, events.suite(), params)
+    assert failed == [
+        "expect_column_values_to_be_between on date",
+        "expect_column_values_to_be_unique on event_id",
+        "expect_table_row_count_to_be_between",
+    ]
+
+
+def test_interactions_suite_catches_a_repeated_pair_and_runaway_confidence(spark):
+    row = {
+        "user_id": "u1",
+        "track_id": "t1",
+        "confidence": 1.0,
+        "plays": 1,
+        "skips": 0,
+        "last_played": None,
+        "week": WEEK,
+    }
+    rows = [row, {**row, "confidence": 1e6}, {**row, "track_id": "t2", "plays": -1}]
+    failed = _failed(
+        spark, rows, interactions.SCHEMA, interactions.suite(), {"min_rows": 1, "max_rows": None}
+    )
+    assert failed == [
+        "expect_column_values_to_be_between on confidence",
+        "expect_column_values_to_be_between on plays",
+        "expect_compound_columns_to_be_unique on ['user_id', 'track_id']",
+    ]
+
+
+def test_factors_suite_passes_a_healthy_model_and_catches_nan_zero_and_missing_ids(spark):
+    def factors(rows):
+        frame = spark.createDataFrame(
+            [(f"u{i}", vector, WEEK) for i, vector in enumerate(rows)], schema=model.USER_FACTORS
+        )
+        return model.with_factor_stats(frame)
+
+    suite = model.factors_suite("user_id")
+    assert suite.name == "user_factors"
+    validate(factors([[0.5, -0.2], [0.1, 0.3]]), suite, {"rows": 2, "rank": 2})
+    broken = factors([[float("nan"), 0.0], [0.0, 0.0], [1.0]])
+    failed = _failed(spark, broken, None, suite, {"rows": 4, "rank": 2})
+    assert failed == [
+        "expect_column_values_to_be_between on dimensions",
+        "expect_column_values_to_be_between on norm",
+        "expect_column_values_to_be_in_set on finite",
+        "expect_table_row_count_to_equal",
+    ]
+
+
+def test_candidates_suite_catches_ranks_past_k_and_unknown_sources(spark):
+    row = {
+        "user_id": "u1",
+        "track_id": "t1",
+        "score": 1.0,
+        "rank": 1,
+        "source": "als",
+        "week": WEEK,
+    }
+    rows = [row, {**row, "track_id": "t2", "rank": 301}, {**row, "source": "radio", "rank": 2}]
+    params = {"max_rank": 300, "min_rows": 1, "max_rows": None}
+    failed = _failed(spark, rows, candidates.SCHEMA, candidates.suite(), params)
+    assert failed == [
+        "expect_column_values_to_be_between on rank",
+        "expect_column_values_to_be_in_set on source",
+    ]

@@ -173,7 +173,7 @@ def _playlist_rows(spark, rows):
     """(user, type, position, track, artist, boosted, campaign) -> playlists rows."""
     return spark.createDataFrame(
         [
-            (u, pos, t, a, 1.0, "als", "why", boosted, campaign, "v1", NOW, WEEK, kind)
+            (u, pos, t, a, 1.0, "als", "why", boosted, campaign, "v1", WEEK, kind)
             for u, kind, pos, t, a, boosted, campaign in rows
         ],
         schema=playlists.SCHEMA,

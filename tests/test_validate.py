@@ -1,7 +1,7 @@
 """The playlists gate as the DAG runs it: staged week in, both suites, nothing published."""
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 
@@ -14,7 +14,6 @@ from schemas import catalog, controls, events, playlists
 pytestmark = pytest.mark.spark
 
 WEEK = date(2026, 11, 23)
-NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -50,7 +49,7 @@ def stage(spark, config, rows):
     """(user, type, position, track, artist) rows as the playlists stage stages them."""
     frame = spark.createDataFrame(
         [
-            (u, pos, t, a, 1.0, "als", "why", False, None, "v1", NOW, WEEK, kind)
+            (u, pos, t, a, 1.0, "als", "why", False, None, "v1", WEEK, kind)
             for u, kind, pos, t, a in rows
         ],
         schema=playlists.SCHEMA,

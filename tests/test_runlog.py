@@ -1,0 +1,25 @@
+import json
+from dataclasses import replace
+from datetime import date
+
+from jobs.config import PipelineConfig
+from jobs.runlog import previous_rows, row_count_bounds, run_dir
+
+WEEK = date(2026, 11, 23)
+
+
+def test_bounds_are_relative_to_last_week_and_open_without_one():
+    assert row_count_bounds(1000, 0.5) == {"min_rows": 500, "max_rows": 1500}
+    assert row_count_bounds(None, 0.5) == {"min_rows": 1, "max_rows": None}
+    assert row_count_bounds(1, 0.5) == {"min_rows": 1, "max_rows": 2}
+
+
+def test_previous_rows_reads_last_weeks_stage_record(tmp_path):
+    config = replace(PipelineConfig.load(env={"WP_HOME": str(tmp_path)}))
+    assert previous_rows(config, WEEK, "interactions") == {}
+    stages = run_dir(config, date(2026, 11, 16)) / "stages"
+    stages.mkdir(parents=True)
+    record = {"stage": "interactions", "rows": {"interactions": 42}, "seconds": 1.0}
+    (stages / "interactions.json").write_text(json.dumps(record))
+    assert previous_rows(config, WEEK, "interactions") == {"interactions": 42}
+    assert previous_rows(config, WEEK, "candidates") == {}
