@@ -94,6 +94,9 @@ class PipelineConfig:
     hive_catalog: bool = True
     # Ingest fails (keeping the rejected rows) when more of a week than this is malformed.
     max_quarantine_share: float = 0.05
+    # A raw file that is not readable Parquet fails the run (naming it) unless this is set:
+    # then it is recorded in events_quarantine and the readable files are ingested.
+    skip_unreadable_raw_files: bool = False
     # A stage's output row count may differ from last week's by this share before its
     # suite fails (events are compared per ingested day).
     row_count_tolerance: float = 0.5

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from pyspark.sql import SparkSession
 
 from jobs.config import PipelineConfig
-from jobs.runlog import stage_record
+from jobs.runlog import stage_record, week_lock
 from jobs.spark import spark_session
 from jobs.weeks import parse_week
 
@@ -25,7 +25,7 @@ def run_job(stage: str, argv: Sequence[str] | None, body: JobBody, description: 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = PipelineConfig.load(args.config)
-    with stage_record(config, args.week, stage) as record:
+    with week_lock(config, args.week, stage), stage_record(config, args.week, stage) as record:
         spark = spark_session(config, f"weekly-playlists-{stage}-{args.week}")
         try:
             body(spark, config, args.week, record["rows"])

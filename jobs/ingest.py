@@ -19,9 +19,11 @@ from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
 from jobs.tables import (
     SOURCE_FILE,
+    RawFiles,
     RawInputError,
     ingest_days,
-    read_raw_days,
+    inspect_raw_days,
+    read_raw_files,
     table_path,
     with_schema,
     write_partitions,
@@ -81,6 +83,21 @@ def parse_events(
     return with_schema(clean, events.EVENTS), with_schema(quarantine, events.QUARANTINE)
 
 
+UNREADABLE_FILE = "unreadable Parquet file"
+
+
+def unreadable_files(spark: SparkSession, raw_files: RawFiles, week: date) -> DataFrame:
+    """One quarantine row per raw file that could not be read (its rows are unknown; the
+    file stays where it is, for a re-run once it is replaced)."""
+    return spark.createDataFrame(
+        [
+            (UNREADABLE_FILE, path.as_uri(), None, None, None, None, None, None, week)
+            for path in raw_files.unreadable
+        ],
+        schema=events.QUARANTINE,
+    )
+
+
 class QuarantineThresholdExceeded(RuntimeError):
     """Too much of the week is malformed to trust the rest of it."""
 
@@ -109,9 +126,12 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     days = ingest_days(config, week)
     if len(days) > 7:
         log.info("catching up %d never-ingested days from %s", len(days) - 7, days[0])
-    raw_df = read_raw_days(spark, config.raw_events_dir, days)
+    raw_files = inspect_raw_days(config.raw_events_dir, days, config.skip_unreadable_raw_files)
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
-    clean, quarantine = parse_events(raw_df, tracks, days[0], week)
+    clean, quarantine = parse_events(read_raw_files(spark, raw_files), tracks, days[0], week)
+    if raw_files.unreadable:
+        log.error("quarantining unreadable raw files: %s", raw_files.unreadable)
+        quarantine = quarantine.unionByName(unreadable_files(spark, raw_files, week))
     # Both outputs come from one parse: cache it so the raw files are read once.
     clean = clean.persist()
     quarantine = quarantine.persist()

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 
 from jobs import candidates, ingest, interactions, playlists, publish, train_als, validate
 from jobs.config import PipelineConfig
-from jobs.runlog import stage_record
+from jobs.runlog import stage_record, week_lock
 
 STAGES = (
     ("validate_raw_events", partial(validate.run, table="raw_events")),
@@ -31,8 +31,9 @@ STAGES = (
 def run_week(spark: SparkSession, config: PipelineConfig, week: date) -> dict[str, float]:
     """Every stage for `week`; returns the seconds each took."""
     seconds = {}
-    for stage, body in STAGES:
-        with stage_record(config, week, stage) as record:
-            body(spark, config, week, record["rows"])
-        seconds[stage] = record["seconds"]
+    with week_lock(config, week, "pipeline"):
+        for stage, body in STAGES:
+            with stage_record(config, week, stage) as record:
+                body(spark, config, week, record["rows"])
+            seconds[stage] = record["seconds"]
     return seconds

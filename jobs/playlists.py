@@ -25,7 +25,7 @@ from jobs.rules import (
     read_controls,
     remove_disallowed,
 )
-from jobs.tables import read_control, read_week, staging_path, with_schema
+from jobs.tables import read_control, read_week, staged_week, with_schema
 from jobs.weeks import release_window, week_start
 from schemas import candidates as candidates_schema
 from schemas import catalog, model
@@ -380,7 +380,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         week,
         settings,
     )
-    staged = staging_path(config, "playlists") / f"week={week.isoformat()}"
+    staged = staged_week(config, "playlists", week)
     shutil.rmtree(staged, ignore_errors=True)
     discover.unionByName(radar).drop("week").write.partitionBy("playlist_type").parquet(str(staged))
     written = spark.read.parquet(str(staged))

@@ -22,7 +22,7 @@ from pyspark.sql.types import StructType
 
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
-from jobs.tables import MissingTable, staging_path, table_path
+from jobs.tables import MissingTable, finished_staged_week, staging_path, table_path
 from schemas import candidates, events, interactions, model, playlists
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def register_tables(spark: SparkSession, config: PipelineConfig) -> list[str]:
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+    finished_staged_week(config, "playlists", week)
     target = swap_in_week(staging_path(config, "playlists"), table_path(config, "playlists"), week)
     log.info("published %s", target)
     if config.hive_catalog:

@@ -1,9 +1,12 @@
-"""Per-run stage records (rows written, seconds) that the summary and reports read."""
+"""Per-run stage records (rows written, seconds) that the summary and reports read, and the
+lock that lets one process at a time build a week."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 import time
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -15,6 +18,36 @@ from jobs.config import PipelineConfig
 
 def run_dir(config: PipelineConfig, week: date) -> Path:
     return config.runs_dir / f"week={week.isoformat()}"
+
+
+class WeekBusy(RuntimeError):
+    """Another process is building the same week."""
+
+
+@contextmanager
+def week_lock(config: PipelineConfig, week: date, holder: str) -> Iterator[None]:
+    """Hold the week's lock (`runs/week=W/.lock`, an exclusive `flock`) for the block, or
+    raise `WeekBusy` at once, naming the process that holds it. Two runs of one week would
+    overwrite each other's staging and tables; two different weeks never share a lock. The
+    kernel drops the lock when its holder dies, even by SIGKILL."""
+    folder = run_dir(config, week)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise WeekBusy(
+                f"week {week} is being built by another process ({handle.read().strip()}); "
+                "wait for it to finish (or stop it), then run again"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}, {holder}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

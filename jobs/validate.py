@@ -26,7 +26,7 @@ from jobs.entry import run_job
 from jobs.quality import validate
 from jobs.rules import annotate, read_controls
 from jobs.runlog import run_dir
-from jobs.tables import ingest_days, read_parquet, read_raw_days, staging_path
+from jobs.tables import finished_staged_week, ingest_days, read_parquet, read_raw_days
 from schemas import catalog, playlists, raw_events
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ Check = tuple[DataFrame, "gx.ExpectationSuite", dict]
 def _staged_playlists(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame:
     """The staged week, read the way `publish` will expose it (with its `week` column)."""
     staged_schema = StructType([f for f in playlists.SCHEMA.fields if f.name != "week"])
-    staged = staging_path(config, "playlists") / f"week={week.isoformat()}"
+    staged = finished_staged_week(config, "playlists", week)
     return read_parquet(spark, staged, staged_schema).withColumn("week", F.lit(week))
 
 
@@ -65,7 +65,9 @@ def _playlist_checks(spark: SparkSession, config: PipelineConfig, week: date) ->
 
 
 def _raw_event_checks(spark: SparkSession, config: PipelineConfig, week: date) -> list[Check]:
-    raw = read_raw_days(spark, config.raw_events_dir, ingest_days(config, week))
+    raw = read_raw_days(
+        spark, config.raw_events_dir, ingest_days(config, week), config.skip_unreadable_raw_files
+    )
     return [(raw, raw_events.suite(), {"min_rows": 1})]
 
 

@@ -1,10 +1,20 @@
 from datetime import date, datetime, timedelta, timezone
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.ingest import parse_events
-from jobs.tables import SOURCE_FILE, RawInputError, ingest_days, read_raw_days
+from jobs.tables import (
+    SOURCE_FILE,
+    RawInputError,
+    ingest_days,
+    inspect_raw_days,
+    read_raw_days,
+    read_raw_files,
+)
 from schemas import raw_events as raw
 
 pytestmark = pytest.mark.spark
@@ -111,7 +121,7 @@ def test_missing_column_is_named(spark, tmp_path):
     spark.createDataFrame([("e1", "u1")], "event_id string, user_id string").write.parquet(
         str(folder)
     )
-    with pytest.raises(RawInputError, match="lack column.*track_id"):
+    with pytest.raises(RawInputError, match="lacks column.*track_id"):
         read_raw_days(spark, tmp_path, [date(2026, 11, 17)])
 
 
@@ -148,3 +158,57 @@ def test_an_empty_week_is_an_error_not_an_empty_publish():
 
     with pytest.raises(RawInputError, match="hold no rows"):
         check_quarantine_share(0, {}, 0.05, WEEK)
+
+
+def write_raw(folder, rows, schema=raw.SCHEMA, name="part-0.parquet"):
+    """Raw rows as one Parquet file written by pyarrow, the way a producer would."""
+    from jobs.sample_data import arrow_schema
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrow = arrow_schema(schema)
+    table = pa.Table.from_pylist([dict(zip(arrow.names, row)) for row in rows], schema=arrow)
+    pq.write_table(table, folder / name)
+    return folder / name
+
+
+def test_a_corrupt_file_fails_by_name_or_is_set_aside(tmp_path):
+    good = write_raw(tmp_path / "date=2026-11-17", [event("e1")])
+    corrupt = tmp_path / "date=2026-11-18" / "part-0.parquet"
+    corrupt.parent.mkdir()
+    corrupt.write_bytes(b"PAR1 this was cut off mid-upload")
+    days = [date(2026, 11, 17), date(2026, 11, 18)]
+    with pytest.raises(
+        RawInputError, match=r"1 raw file\(s\) are not readable Parquet: .*18/part-0"
+    ):
+        inspect_raw_days(tmp_path, days)
+    files = inspect_raw_days(tmp_path, days, skip_unreadable=True)
+    assert files.readable == [good] and list(files.unreadable) == [corrupt]
+
+
+def test_schema_drift_names_the_file_and_the_column(tmp_path):
+    write_raw(tmp_path / "date=2026-11-17", [event("e1")])
+    renamed = StructType(
+        [StructField("uid", f.dataType) if f.name == "user_id" else f for f in raw.SCHEMA]
+    )
+    write_raw(tmp_path / "date=2026-11-18", [event("e2")], renamed)
+    retyped = StructType(
+        [StructField("ms_played", StringType()) if f.name == "ms_played" else f for f in raw.SCHEMA]
+    )
+    write_raw(tmp_path / "date=2026-11-19", [event("e3", ms="180000")], retyped)
+    with pytest.raises(RawInputError) as error:
+        inspect_raw_days(tmp_path, [date(2026, 11, d) for d in (17, 18, 19)])
+    message = str(error.value)
+    assert "date=2026-11-18/part-0.parquet lacks column(s) user_id" in message
+    assert "column ms_played changes type: integer in " in message
+    assert "string in " in message and "date=2026-11-19" in message
+
+
+def test_a_new_column_is_counted_and_the_rows_still_read(spark, tmp_path):
+    extended = StructType([*raw.SCHEMA.fields, StructField("device_model", StringType())])
+    write_raw(tmp_path / "date=2026-11-17", [(*event("e1"), "pixel")], extended)
+    write_raw(tmp_path / "date=2026-11-17", [event("e2")], name="part-1.parquet")
+    files = inspect_raw_days(tmp_path, [date(2026, 11, 17)])
+    assert files.new_columns == {"device_model": 1}
+    rows = read_raw_files(spark, files).select("event_id", SOURCE_FILE).collect()
+    assert sorted(r["event_id"] for r in rows) == ["e1", "e2"]
+    assert all(r[SOURCE_FILE].endswith(".parquet") for r in rows)
