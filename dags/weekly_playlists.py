@@ -49,6 +49,8 @@ def spark_job(task_id: str, job: str, *extra_args: str, **kwargs) -> SparkSubmit
         "week": Param(
             None,
             type=["null", "string"],
+            # The UI refuses anything else; resolve_week then insists on a Monday.
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
             description="Monday (YYYY-MM-DD) to build; empty: the run's own week",
         )
     },

@@ -24,6 +24,8 @@ def run_job(stage: str, argv: Sequence[str] | None, body: JobBody, description: 
     parser.add_argument("--config", default=None, help="TOML config file (default: WP_CONFIG)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # GX logs hundreds of INFO lines per import: task logs keep its warnings only.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     config = PipelineConfig.load(args.config)
     with week_lock(config, args.week, stage), stage_record(config, args.week, stage) as record:
         spark = spark_session(config, f"weekly-playlists-{stage}-{args.week}")

@@ -65,3 +65,13 @@ def test_spark_jobs_exist_and_take_the_resolved_week(dagbag):
                 "--week",
                 "{{ ti.xcom_pull(task_ids='resolve_week') }}",
             ]
+
+
+@pytest.mark.parametrize("week", ["../../warehouse", "2026-11-23; rm -rf /", "23.11.2026"])
+def test_week_param_refuses_anything_but_an_iso_date(dagbag, week):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = dagbag.dags["weekly_playlists"].params.get_param("week")
+    with pytest.raises(ParamValidationError):
+        param.resolve(week)
+    assert param.resolve("2026-11-23") == "2026-11-23"
