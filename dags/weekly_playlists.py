@@ -87,7 +87,8 @@ def weekly_playlists():
     chain(
         week,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),
-        spark_job("ingest_events", "ingest"),
+        # Weeks read the days earlier weeks ingested: ingest them in order, even in backfills.
+        spark_job("ingest_events", "ingest", depends_on_past=True),
         spark_job("build_interactions", "interactions"),
         spark_job("train_als", "train_als"),
         spark_job("score_candidates", "candidates"),
