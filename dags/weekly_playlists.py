@@ -5,7 +5,8 @@ Every Monday 00:00 UTC, turn the week that just ended into Discover Weekly and R
 Radar for every listener:
 
 validate raw events → ingest → interactions → train ALS → score candidates →
-assemble playlists → validate playlists → publish → announce the `playlists` asset.
+assemble playlists → validate playlists → publish → announce the `playlists` asset, with
+the catalog's audio-feature clusters built alongside (cluster tracks → publish).
 
 A run publishes the Monday that closes its data interval (`jobs.weeks.week_for_run`);
 trigger with `{"week": "YYYY-MM-DD"}` to (re)build a given week. Each Spark job rewrites
@@ -84,6 +85,9 @@ def weekly_playlists():
         yield Metadata(PLAYLISTS, extra={"week": week, **rows})
 
     week = resolve_week()
+    publish = spark_job("publish_playlists", "publish")
+    # The catalog's audio-feature clusters need no events: a branch of their own.
+    week >> spark_job("cluster_tracks", "clusters") >> publish
     chain(
         week,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),
@@ -94,7 +98,7 @@ def weekly_playlists():
         spark_job("score_candidates", "candidates"),
         spark_job("assemble_playlists", "playlists"),
         spark_job("validate_playlists", "validate", "--table", "playlists"),
-        spark_job("publish_playlists", "publish"),
+        publish,
         announce_playlists(week),
     )
 

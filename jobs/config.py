@@ -80,6 +80,15 @@ class PlaylistConfig:
 
 
 @dataclass(frozen=True)
+class ClusteringConfig:
+    """Audio-feature clustering of the catalog (see jobs/clusters.py)."""
+
+    k_values: tuple[int, ...] = (4, 6, 8, 10, 12)  # tried; the best silhouette wins
+    max_iterations: int = 20
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     home: Path
     raw_events_dir: Path
@@ -104,6 +113,7 @@ class PipelineConfig:
     als: AlsConfig = field(default_factory=AlsConfig)
     interactions: InteractionsConfig = field(default_factory=InteractionsConfig)
     playlists: PlaylistConfig = field(default_factory=PlaylistConfig)
+    clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
 
     @classmethod
     @classmethod
@@ -136,6 +146,7 @@ class PipelineConfig:
             "als": AlsConfig,
             "interactions": InteractionsConfig,
             "playlists": PlaylistConfig,
+            "clustering": ClusteringConfig,
         }
         scalars = {}
         for key, value in settings.items():

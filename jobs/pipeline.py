@@ -12,7 +12,16 @@ from functools import partial
 
 from pyspark.sql import SparkSession
 
-from jobs import candidates, ingest, interactions, playlists, publish, train_als, validate
+from jobs import (
+    candidates,
+    clusters,
+    ingest,
+    interactions,
+    playlists,
+    publish,
+    train_als,
+    validate,
+)
 from jobs.config import PipelineConfig
 from jobs.runlog import stage_record, week_lock
 
@@ -21,6 +30,7 @@ STAGES = (
     ("ingest", ingest.run),
     ("interactions", interactions.run),
     ("train_als", train_als.run),
+    ("clusters", clusters.run),
     ("candidates", candidates.run),
     ("playlists", playlists.run),
     ("validate_playlists", partial(validate.run, table="playlists")),

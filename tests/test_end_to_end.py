@@ -153,7 +153,16 @@ def test_validation_results_and_stage_records_are_kept(published):
     for suite in ("raw_events", "playlists", "playlist_rules"):
         assert (run / "validation" / f"{suite}.json").exists()
     stages = {path.stem for path in (run / "stages").glob("*.json")}
-    assert {"ingest", "interactions", "train_als", "candidates", "playlists", "publish"} <= stages
+    assert {
+        "ingest",
+        "interactions",
+        "train_als",
+        "clusters",
+        "candidates",
+        "playlists",
+        "publish",
+    } <= stages
+    assert (run / "clusters-k.png").exists()
     playlists_stage = json.loads((run / "stages" / "playlists.json").read_text())["rows"]
     assert playlists_stage["listeners_without_release_radar"] >= 0
 
@@ -185,7 +194,7 @@ def test_tables_are_registered_in_spark_catalog(published):
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("TABLES"))
     _, tables, _, rows = line.split()
-    assert {"events", "interactions", "user_factors", "candidates", "playlists"} <= set(
+    assert {"events", "interactions", "user_factors", "candidates", "playlists", "clusters"} <= set(
         tables.split(",")
     )
     assert int(rows) == scalar(con, f"SELECT count(*) FROM playlists WHERE week = DATE '{WEEK}'")
