@@ -24,6 +24,18 @@ class WeekBusy(RuntimeError):
     """Another process is building the same week."""
 
 
+def _holder(handle) -> str:
+    """Who holds the lock, as it wrote it; a holder that has just locked may not have
+    written yet, so wait a moment for it."""
+    for _ in range(20):
+        handle.seek(0)
+        holder = handle.read().strip()
+        if holder:
+            return holder
+        time.sleep(0.05)
+    return "holder unknown"
+
+
 @contextmanager
 def week_lock(config: PipelineConfig, week: date, holder: str) -> Iterator[None]:
     """Hold the week's lock (`runs/week=W/.lock`, an exclusive `flock`) for the block, or
@@ -36,9 +48,8 @@ def week_lock(config: PipelineConfig, week: date, holder: str) -> Iterator[None]
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
             raise WeekBusy(
-                f"week {week} is being built by another process ({handle.read().strip()}); "
+                f"week {week} is being built by another process ({_holder(handle)}); "
                 "wait for it to finish (or stop it), then run again"
             ) from None
         handle.truncate(0)

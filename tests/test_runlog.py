@@ -23,3 +23,19 @@ def test_previous_rows_reads_last_weeks_stage_record(tmp_path):
     (stages / "interactions.json").write_text(json.dumps(record))
     assert previous_rows(config, WEEK, "interactions") == {"interactions": 42}
     assert previous_rows(config, WEEK, "candidates") == {}
+
+
+def test_a_second_holder_of_the_week_is_refused_and_told_who_holds_it(tmp_path):
+    import pytest
+
+    from jobs.runlog import WeekBusy, week_lock
+
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    with week_lock(config, WEEK, "ingest"):
+        with pytest.raises(WeekBusy, match=r"another process \(pid \d+, ingest\)"):
+            with week_lock(config, WEEK, "playlists"):
+                pass
+        with week_lock(config, date(2026, 11, 16), "playlists"):  # another week: no conflict
+            pass
+    with week_lock(config, WEEK, "playlists"):  # released
+        pass
