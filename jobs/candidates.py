@@ -220,6 +220,15 @@ def score_candidates(
     return _as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
 
 
+def nearest_by_cosine(queries: DataFrame, pool: DataFrame, n: int) -> DataFrame:
+    """(user_id, item_id, score, rank): for each query (user_id, factors), the `n` vectors
+    of `pool` (item_id, factors, ids shared with the queries) closest by cosine, itself
+    never included, similarity > 0 only."""
+    never_itself = queries.select("user_id", F.col("user_id").alias("item_id"))
+    scored = top_products(queries, pool, never_itself, n, cosine=True)
+    return scored.where(F.col("score") > 0)
+
+
 def nearest_neighbours(user_factors: DataFrame, n: int) -> DataFrame:
     """Each user's `n` most similar other users by cosine over the ALS user factors,
 
@@ -228,14 +237,8 @@ def nearest_neighbours(user_factors: DataFrame, n: int) -> DataFrame:
     keeping only sim > 0 (an unrelated or opposite taste is no recommendation).
     Returns (user_id, neighbour_id, similarity)."""
     users = user_factors.select("user_id", "factors")
-    scored = top_products(
-        users,
-        users.withColumnRenamed("user_id", "item_id"),
-        users.select("user_id", F.col("user_id").alias("item_id")),  # never oneself
-        n,
-        cosine=True,
-    )
-    return scored.where(F.col("score") > 0).select(
+    scored = nearest_by_cosine(users, users.withColumnRenamed("user_id", "item_id"), n)
+    return scored.select(
         "user_id", F.col("item_id").alias("neighbour_id"), F.col("score").alias("similarity")
     )
 

@@ -15,7 +15,7 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.candidates import top_products
+from jobs.candidates import nearest_by_cosine
 from jobs.config import PipelineConfig, PlaylistConfig
 from jobs.entry import run_job
 from jobs.rules import (
@@ -153,14 +153,8 @@ def similar_artists(vectors: DataFrame, artist_ids: DataFrame, n: int) -> DataFr
     wanted = vectors.join(artist_ids.distinct(), "artist_id").withColumnRenamed(
         "artist_id", "user_id"
     )
-    scored = top_products(
-        wanted,
-        vectors.withColumnRenamed("artist_id", "item_id"),
-        wanted.select("user_id", F.col("user_id").alias("item_id")),  # never oneself
-        n,
-        cosine=True,
-    )
-    return scored.where(F.col("score") > 0).select(
+    scored = nearest_by_cosine(wanted, vectors.withColumnRenamed("artist_id", "item_id"), n)
+    return scored.select(
         F.col("user_id").alias("artist_id"),
         F.col("item_id").alias("similar_id"),
         F.col("score").alias("similarity"),
