@@ -89,6 +89,28 @@ class ClusteringConfig:
 
 
 @dataclass(frozen=True)
+class SpotifyConfig:
+    """The Spotify Web API catalog sync (see jobs/catalog_sync.py). Credentials are never
+    here: they come from the Airflow connection `spotify_default` or the environment."""
+
+    api_url: str = "https://api.spotify.com/v1/"
+    token_url: str = "https://accounts.spotify.com/api/token"
+    # True: one request per 50 tracks / 50 artists / 20 albums (extended quota). False: one
+    # request per id, for Development-Mode apps that lost the batch endpoints in Feb 2026.
+    batch_requests: bool = True
+    market: str | None = None
+    timeout_s: float = 10.0
+    max_attempts: int = 5  # per request, for 429 and 5xx answers and dropped connections
+    backoff_s: float = 1.0  # first wait after a 5xx; doubles each attempt
+    # A 429 asking for a longer wait than this fails the sync (saying so) instead of
+    # blocking a worker slot: Spotify sometimes answers Retry-After: 3600.
+    max_retry_after_s: float = 120.0
+    release_groups: str = "album,single"
+    # The first sync looks this far back for new releases; later ones start at the last.
+    first_sync_lookback_days: int = 28
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     home: Path
     raw_events_dir: Path
@@ -114,6 +136,7 @@ class PipelineConfig:
     interactions: InteractionsConfig = field(default_factory=InteractionsConfig)
     playlists: PlaylistConfig = field(default_factory=PlaylistConfig)
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
+    spotify: SpotifyConfig = field(default_factory=SpotifyConfig)
 
     @classmethod
     @classmethod
@@ -147,6 +170,7 @@ class PipelineConfig:
             "interactions": InteractionsConfig,
             "playlists": PlaylistConfig,
             "clustering": ClusteringConfig,
+            "spotify": SpotifyConfig,
         }
         scalars = {}
         for key, value in settings.items():

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, fields
@@ -1610,8 +1611,18 @@ def arrow_table(spark_struct: StructType, columns: list[pa.Array]) -> pa.Table:
 
 
 def write_table(folder: Path, table: pa.Table) -> int:
-    """Replaces the table's folder with a single Parquet file."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    pq.write_table(table, folder / "part-00000.parquet")
+    """Replaces the table with a single Parquet file, atomically: readers see the old file
+    or the new one, never a missing or half-written table."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # Spark skips files whose names start with "_" or ".": a reader never sees this one.
+    pending = folder / f".part-00000.parquet.{os.getpid()}"
+    pq.write_table(table, pending)
+    target = folder / "part-00000.parquet"
+    os.replace(pending, target)
+    for leftover in folder.iterdir():
+        if leftover != target:
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
     return table.num_rows
