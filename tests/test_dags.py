@@ -26,7 +26,7 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "weekly_playlists" in dagbag.dags
+    assert {"weekly_playlists", "catalog_sync", "playlists_consumer"} <= set(dagbag.dags)
 
 
 def test_task_order(dagbag):
@@ -78,3 +78,18 @@ def test_week_param_refuses_anything_but_an_iso_date(dagbag, week):
     with pytest.raises(ParamValidationError):
         param.resolve(week)
     assert param.resolve("2026-11-23") == "2026-11-23"
+
+
+def test_catalog_sync_runs_daily_one_at_a_time(dagbag):
+    dag = dagbag.dags["catalog_sync"]
+    assert dag.schedule == "@daily"
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    task = dag.get_task("sync_catalog")
+    assert task.retries >= 1 and task.execution_timeout is not None
+
+
+def test_consumer_is_scheduled_on_the_playlists_asset(dagbag):
+    from assets import PLAYLISTS
+
+    dag = dagbag.dags["playlists_consumer"]
+    assert dag.timetable.asset_condition.objects == (PLAYLISTS,)
