@@ -76,13 +76,16 @@ def weekly_playlists():
     @task(outlets=[PLAYLISTS])
     def announce_playlists(week: str, *, outlet_events=None):
         from jobs.config import PipelineConfig
+        from jobs.report import write_report
         from jobs.runlog import read_stage_records
 
+        config, day = PipelineConfig.load(), date.fromisoformat(week)
         rows = {}
-        for record in read_stage_records(PipelineConfig.load(), date.fromisoformat(week)):
+        for record in read_stage_records(config, day):
             if record["stage"] == "publish":
                 rows = record["rows"]
-        yield Metadata(PLAYLISTS, extra={"week": week, **rows})
+        report = write_report(config, day)
+        yield Metadata(PLAYLISTS, extra={"week": week, **rows, "report": str(report)})
 
     week = resolve_week()
     publish = spark_job("publish_playlists", "publish")

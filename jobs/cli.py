@@ -91,6 +91,11 @@ def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
 
     from jobs import adapters
 
+    if args.dataset == "spotify-history":
+        _import_spotify_history(args, config)
+        return
+    if args.week is None:
+        raise SystemExit(f"import {args.dataset}: --week is required")
     importer = {"movielens": adapters.import_movielens, "lastfm": adapters.import_lastfm_hetrec}
     imported = importer[args.dataset](Path(args.source), config, args.week, seed=args.seed)
     print(
@@ -101,10 +106,39 @@ def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {args.dataset}")
 
 
+def _import_spotify_history(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from pathlib import Path
+
+    from jobs.spotify_history import import_spotify_history
+
+    imported = import_spotify_history(Path(args.source), config, args.week, args.user)
+    print(
+        f"imported {imported.name} ({len(imported.files)} files) into {config.home}: "
+        + ", ".join(f"{name} {count:,}" for name, count in imported.counts.items())
+    )
+    print(
+        "not imported: "
+        + ", ".join(f"{reason} {count:,}" for reason, count in imported.excluded.items())
+    )
+    print(f"week {imported.eval_week} ({imported.week_rule})")
+    print(f"build its playlists with: weekly-playlists run --week {imported.eval_week}")
+    if imported.counts["held_out_events"]:
+        print(
+            f"or score them on its plays: weekly-playlists evaluate --week {imported.eval_week} "
+            f"--dataset {imported.name}"
+        )
+
+
 def _summary(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.summary import print_summary
 
     print_summary(config, args.week, args.user)
+
+
+def _report(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.report import write_report
+
+    print(write_report(config, args.week))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -150,10 +184,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     importer = commands.add_parser(
         "import", help="convert a public dataset into the raw event and catalog layout"
     )
-    importer.add_argument("dataset", choices=["movielens", "lastfm"])
+    importer.add_argument("dataset", choices=["movielens", "lastfm", "spotify-history"])
     importer.add_argument("--source", required=True, help="the dataset's folder")
-    importer.add_argument("--week", required=True, type=parse_week, help="evaluation week")
+    importer.add_argument(
+        "--week",
+        type=parse_week,
+        default=None,
+        help="evaluation week (spotify-history: default the Monday after the last play)",
+    )
     importer.add_argument("--seed", type=int, default=42)
+    importer.add_argument(
+        "--user",
+        default=None,
+        help="spotify-history: listener id (default: the export's username, else a hash of "
+        "its folder)",
+    )
     importer.set_defaults(run=_import)
 
     # Listed for --help; its own options are parsed by jobs/bench.py (see the top of main).
@@ -165,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     summary.add_argument("--week", required=True, type=parse_week)
     summary.add_argument("--user", default=None, help="listener to show (default: one with both)")
     summary.set_defaults(run=_summary)
+
+    report = commands.add_parser("report", help="(re)write a week's self-contained HTML report")
+    report.add_argument("--week", required=True, type=parse_week)
+    report.set_defaults(run=_report)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

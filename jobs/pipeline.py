@@ -23,6 +23,8 @@ from jobs import (
     validate,
 )
 from jobs.config import PipelineConfig
+from jobs.quality import ValidationFailed
+from jobs.report import write_report
 from jobs.runlog import stage_record, week_lock
 
 STAGES = (
@@ -39,11 +41,17 @@ STAGES = (
 
 
 def run_week(spark: SparkSession, config: PipelineConfig, week: date) -> dict[str, float]:
-    """Every stage for `week`; returns the seconds each took."""
+    """Every stage for `week`, then the run report (also written when a suite fails);
+    returns the seconds each stage took."""
     seconds = {}
     with week_lock(config, week, "pipeline"):
-        for stage, body in STAGES:
-            with stage_record(config, week, stage) as record:
-                body(spark, config, week, record["rows"])
-            seconds[stage] = record["seconds"]
+        try:
+            for stage, body in STAGES:
+                with stage_record(config, week, stage) as record:
+                    body(spark, config, week, record["rows"])
+                seconds[stage] = record["seconds"]
+        except ValidationFailed:
+            write_report(config, week)
+            raise
+        write_report(config, week)
     return seconds

@@ -111,11 +111,36 @@ def validate(
         results_dir.mkdir(parents=True, exist_ok=True)
         path = results_dir / f"{suite.name}.json"
         path.write_text(json.dumps(result.to_json_dict(), indent=2))
-        logger.info("wrote %s validation result to %s", suite.name, path)
+        docs = write_data_docs_page(result, data_docs_dir(results_dir.parent))
+        logger.info(
+            "wrote %s validation result to %s, its Data Docs page to %s", suite.name, path, docs
+        )
     if not summary.success:
         raise ValidationFailed(summary)
     logger.info("suite %r passed: %s", suite.name, summary.statistics)
     return summary
+
+
+def data_docs_dir(run_folder: Path) -> Path:
+    return run_folder / "data_docs"
+
+
+def write_data_docs_page(result, docs_dir: Path) -> Path:
+    """GX's own Data Docs page for one validation result, `<suite>.html` in `docs_dir`.
+
+    Rendered straight from the result (the renderers `build_data_docs` uses) rather than
+    through a site in a GX project: each validation runs in its own ephemeral context, and
+    a run's pages belong in its run folder, failed suites included. The page loads GX's
+    stylesheets and scripts from their public CDNs when opened; the run report, which links
+    to these pages, is the self-contained view.
+    """
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    path = docs_dir / f"{result.suite_name}.html"
+    path.write_text(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)))
+    return path
 
 
 def check_output(
@@ -138,7 +163,7 @@ def _describe(outcome: ExpectationValidationResult) -> str:
     if kwargs:
         line += " " + ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
 
-    errors = _error_messages(outcome.exception_info or {})
+    errors = error_messages(outcome.exception_info or {})
     if errors:
         return f"{line}: could not be evaluated: {'; '.join(errors)}"
     result = outcome.result or {}
@@ -153,7 +178,7 @@ def _describe(outcome: ExpectationValidationResult) -> str:
     return line
 
 
-def _error_messages(exception_info: dict[str, Any]) -> list[str]:
+def error_messages(exception_info: dict[str, Any]) -> list[str]:
     """The distinct errors behind an expectation that could not be evaluated.
 
     GX reports an expectation's own error flat and failed metrics (a missing column, say) as

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from jobs.config import PipelineConfig
+from jobs.report import report_path
 from jobs.runlog import read_stage_records
 from jobs.tables import table_path
 from schemas.playlists import DISCOVER_WEEKLY, RELEASE_RADAR
@@ -89,3 +90,6 @@ def print_summary(config: PipelineConfig, week: date, user_id: str | None = None
             print(f"  {position:>2}. {track} — {artist}  [{source}] {reason}")
     query = f"SELECT * FROM {playlists_query(config)} WHERE week = '{week}' LIMIT 10"
     print(f"\nQuery it yourself with DuckDB (no Spark):\n  {query}")
+    report = report_path(config, week)
+    if report.exists():
+        print(f"\nRun report (HTML): {report}")

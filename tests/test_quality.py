@@ -98,14 +98,18 @@ def _set(rows: list[dict], index: int, **changes) -> list[dict]:
 def test_good_playlists_pass_and_write_results(spark, tmp_path):
     df = _frame(spark, _playlist_rows(), playlists.SCHEMA)
 
-    summary = validate(df, playlists.suite(), {"max_length": MAX_LENGTH}, results_dir=tmp_path)
+    results = tmp_path / "validation"
+    summary = validate(df, playlists.suite(), {"max_length": MAX_LENGTH}, results_dir=results)
 
     assert summary.success and summary.failed == []
     assert summary.suite_name == "playlists"
     assert summary.evaluated == len(playlists.suite().expectations)
-    written = json.loads((tmp_path / "playlists.json").read_text())
+    written = json.loads((results / "playlists.json").read_text())
     assert written["success"] is True
     assert len(written["results"]) == summary.evaluated
+    page = (tmp_path / "data_docs" / "playlists.html").read_text()
+    assert "Expectation Suite: playlists" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Values for given compound columns must be unique together" in page
 
 
 @pytest.mark.parametrize(
@@ -142,25 +146,33 @@ def test_broken_playlists_fail_naming_the_cause(spark, tmp_path, break_rows, nam
     df = _frame(spark, break_rows(_playlist_rows()), playlists.SCHEMA)
 
     with pytest.raises(ValidationFailed) as failure:
-        validate(df, playlists.suite(), {"max_length": MAX_LENGTH}, results_dir=tmp_path)
+        validate(
+            df, playlists.suite(), {"max_length": MAX_LENGTH}, results_dir=tmp_path / "validation"
+        )
 
     message = str(failure.value)
     assert "'playlists'" in message
     assert len(failure.value.summary.failed) == 1, message
     for text in named:
         assert text in message
-    # The result is kept for the run even when the suite fails.
-    assert json.loads((tmp_path / "playlists.json").read_text())["success"] is False
+    # The result and its Data Docs page are kept for the run even when the suite fails.
+    assert json.loads((tmp_path / "validation" / "playlists.json").read_text())["success"] is False
+    page = " ".join(
+        re.sub(r"<[^>]+>", " ", (tmp_path / "data_docs" / "playlists.html").read_text()).split()
+    )
+    assert "Status: Failed" in page
 
 
 def test_good_raw_events_pass_despite_one_percent_junk(spark, tmp_path):
     df = _raw_frame(spark)
 
-    summary = validate(df, raw_events.suite(), {"min_rows": MIN_RAW_ROWS}, results_dir=tmp_path)
+    summary = validate(
+        df, raw_events.suite(), {"min_rows": MIN_RAW_ROWS}, results_dir=tmp_path / "validation"
+    )
 
     assert summary.success and summary.failed == []
     assert summary.evaluated == len(raw_events.suite().expectations)
-    assert json.loads((tmp_path / "raw_events.json").read_text())["success"] is True
+    assert json.loads((tmp_path / "validation" / "raw_events.json").read_text())["success"] is True
 
 
 @pytest.mark.parametrize(
