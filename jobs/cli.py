@@ -2,7 +2,12 @@
 
 weekly-playlists generate --week 2026-11-23 --users 3000 --tracks 6000 --weeks 4
 weekly-playlists demo     --week 2026-11-23      # generate, run the DAG, print summary
-weekly-playlists summary  --week 2026-11-23
+weekly-playlists summary  --week 2026-11-23 [--user U]   # a listener's two playlists
+weekly-playlists run      --week 2026-11-23      # every stage in one Spark process
+weekly-playlists backfill --from 2026-11-02 --to 2026-11-23 [--airflow]
+weekly-playlists runs                            # weeks run, published or not, GX, NDCG
+weekly-playlists report   --week 2026-11-23      # (re)write the HTML run report
+weekly-playlists import spotify-history --source DIR
 """
 
 from __future__ import annotations
@@ -57,16 +62,85 @@ def _in_process(config: PipelineConfig, app_name: str):
     return spark_session(config, app_name)
 
 
+def _print_stage(stage: str, record: dict) -> None:
+    rows = ", ".join(f"{name} {count:,}" for name, count in record["rows"].items())
+    print(f"  {stage:<20}{record['seconds']:>7.1f} s  {rows}", flush=True)
+
+
 def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
-    from jobs.pipeline import run_week
+    from jobs.pipeline import STAGES, run_week
     from jobs.summary import print_summary
 
     spark = _in_process(config, f"weekly-playlists-{args.week}")
     try:
-        run_week(spark, config, args.week)
+        print(f"building week {args.week}: {len(STAGES)} stages", flush=True)
+        run_week(spark, config, args.week, progress=_print_stage)
     finally:
         spark.stop()
     print_summary(config, args.week)
+
+
+def _backfill(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.weeks import weeks_between
+
+    try:
+        weeks = weeks_between(args.from_week, args.to_week)
+    except ValueError as error:
+        raise SystemExit(f"backfill: {error}") from None
+    if args.airflow:
+        _backfill_in_airflow(args)
+        return
+    from jobs.pipeline import STAGES, run_week
+    from jobs.quality import ValidationFailed
+
+    spark = _in_process(config, f"weekly-playlists-backfill-{args.from_week}-{args.to_week}")
+    started = time.perf_counter()
+    try:
+        for number, week in enumerate(weeks, start=1):
+            print(f"[{number}/{len(weeks)}] week {week}: {len(STAGES)} stages", flush=True)
+            try:
+                run_week(spark, config, week, progress=_print_stage)
+            except ValidationFailed as failure:
+                raise SystemExit(
+                    f"week {week} failed validation; weeks before it are published, it and "
+                    f"later ones are not. Fix the input, then resume with --from {week}.\n"
+                    f"{failure}"
+                ) from None
+    finally:
+        spark.stop()
+    print(f"backfilled {len(weeks)} weeks in {time.perf_counter() - started:.0f} s")
+
+
+def _backfill_in_airflow(args: argparse.Namespace) -> None:
+    """Hand the range to the Airflow this shell is configured for (its scheduler runs it).
+
+    Airflow's dates are logical dates, the start of a run's data interval: the run that
+    publishes week W has logical date W - 7 days (the week of events it closes)."""
+    import shutil
+    import subprocess
+    from datetime import timedelta
+
+    from jobs.local_airflow import DAG_ID
+
+    week = timedelta(days=7)
+    command = [
+        shutil.which("airflow") or "airflow",
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        (args.from_week - week).isoformat(),
+        "--to-date",
+        (args.to_week - week).isoformat(),
+        "--max-active-runs",
+        str(args.max_active_runs),
+        "--reprocess-behavior",
+        "completed",
+        *(["--dry-run"] if args.dry_run else []),
+    ]
+    print(f"weeks {args.from_week} to {args.to_week}:", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
 
 
 def _evaluate(args: argparse.Namespace, config: PipelineConfig) -> None:
@@ -135,6 +209,12 @@ def _summary(args: argparse.Namespace, config: PipelineConfig) -> None:
     print_summary(config, args.week, args.user)
 
 
+def _runs(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.summary import print_runs
+
+    print_runs(config)
+
+
 def _report(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.report import write_report
 
@@ -170,6 +250,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = commands.add_parser("run", help="run every stage of a week in one Spark process")
     run.add_argument("--week", required=True, type=parse_week)
     run.set_defaults(run=_run)
+
+    backfill = commands.add_parser(
+        "backfill", help="build a range of weeks in order, oldest first (both ends included)"
+    )
+    backfill.add_argument("--from", dest="from_week", required=True, type=parse_week)
+    backfill.add_argument("--to", dest="to_week", required=True, type=parse_week)
+    backfill.add_argument(
+        "--airflow",
+        action="store_true",
+        help="create an Airflow backfill instead (`airflow backfill create`; needs the "
+        "scheduler of the Airflow this shell points at)",
+    )
+    backfill.add_argument("--max-active-runs", type=int, default=2, help="with --airflow")
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="with --airflow: list the runs, create none"
+    )
+    backfill.set_defaults(run=_backfill)
+
+    runs = commands.add_parser("runs", help="list the weeks run: published, stages, GX, NDCG")
+    runs.set_defaults(run=_runs)
 
     evaluate = commands.add_parser(
         "evaluate", help="build week W from the events before it, then score it on week W's"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import partial
+from typing import Callable
 
 from pyspark.sql import SparkSession
 
@@ -23,7 +24,6 @@ from jobs import (
     validate,
 )
 from jobs.config import PipelineConfig
-from jobs.quality import ValidationFailed
 from jobs.report import write_report
 from jobs.runlog import stage_record, week_lock
 
@@ -40,18 +40,28 @@ STAGES = (
 )
 
 
-def run_week(spark: SparkSession, config: PipelineConfig, week: date) -> dict[str, float]:
-    """Every stage for `week`, then the run report (also written when a suite fails);
-    returns the seconds each stage took."""
+def run_week(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    progress: Callable[[str, dict], None] | None = None,
+) -> dict[str, float]:
+    """Every stage for `week`, then the run report (also written when a stage fails);
+    returns the seconds each stage took. `progress(stage, record)` is called as each stage
+    finishes (the CLI prints it: a week takes minutes)."""
     seconds = {}
     with week_lock(config, week, "pipeline"):
+        failed_stage = None
         try:
             for stage, body in STAGES:
+                failed_stage = stage  # until it finishes
                 with stage_record(config, week, stage) as record:
                     body(spark, config, week, record["rows"])
                 seconds[stage] = record["seconds"]
-        except ValidationFailed:
-            write_report(config, week)
-            raise
-        write_report(config, week)
+                if progress is not None:
+                    progress(stage, record)
+            failed_stage = None
+        finally:
+            # A failed run gets its report too: that is when someone reads it.
+            write_report(config, week, failed_stage)
     return seconds

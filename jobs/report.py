@@ -56,18 +56,19 @@ def report_path(config: PipelineConfig, week: date) -> Path:
     return run_dir(config, week) / "report.html"
 
 
-def write_report(config: PipelineConfig, week: date) -> Path:
-    """(Re)write the week's run report from its run folder and warehouse tables."""
+def write_report(config: PipelineConfig, week: date, failed_stage: str | None = None) -> Path:
+    """(Re)write the week's run report from its run folder and warehouse tables;
+    `failed_stage` names the stage a run just failed at."""
     path = report_path(config, week)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(render_report(config, week), encoding="utf-8")
+    partial.write_text(render_report(config, week, failed_stage), encoding="utf-8")
     os.replace(partial, path)  # readers never see half a report
     log.info("run report: %s", path)
     return path
 
 
-def render_report(config: PipelineConfig, week: date) -> str:
+def render_report(config: PipelineConfig, week: date, failed_stage: str | None = None) -> str:
     import duckdb
 
     con = duckdb.connect()
@@ -76,7 +77,9 @@ def render_report(config: PipelineConfig, week: date) -> str:
     has_model = _view_week(con, "week_model", table_path(config, "models"), week)
     validations = _read_validations(config, week)
     body = [
-        _header(config, week, published, validations, _model(con) if has_model else None),
+        _header(
+            config, week, published, validations, _model(con) if has_model else None, failed_stage
+        ),
         _stages_section(read_stage_records(config, week)),
         _validation_section(validations, week, data_docs_dir(run_dir(config, week))),
         _playlists_section(con, config) if published else _not_published_section(week),
@@ -314,18 +317,19 @@ def _failed_suites(validations: Sequence[dict]) -> list[str]:
     return [result.get("suite_name", "?") for result in validations if not result["success"]]
 
 
-def _status(published: bool, failed: Sequence[str]) -> tuple[str, str]:
+def _status(
+    published: bool, failed: Sequence[str], failed_stage: str | None = None
+) -> tuple[str, str]:
     """(badge kind, text) of the week as a whole."""
-    if failed and published:
-        return "warn", (
-            f"validation failed ({', '.join(failed)}): the playlists published earlier "
-            "for this week stay as they were"
-        )
     if failed:
-        return "bad", f"not published: validation failed ({', '.join(failed)})"
+        why = f"validation failed ({', '.join(failed)})"
+    elif failed_stage:
+        why = f"the run failed at stage {failed_stage}"
+    else:
+        return ("ok", "published") if published else ("bad", "not published")
     if published:
-        return "ok", "published"
-    return "bad", "not published"
+        return "warn", f"{why}: the playlists published earlier for this week stay as they were"
+    return "bad", f"not published: {why}"
 
 
 def _header(
@@ -334,8 +338,9 @@ def _header(
     published: bool,
     validations: Sequence[dict],
     model: dict[str, Any] | None,
+    failed_stage: str | None = None,
 ) -> Html:
-    kind, status = _status(published, _failed_suites(validations))
+    kind, status = _status(published, _failed_suites(validations), failed_stage)
     if model is None:
         trained = _text("model: not available (no models partition for this week)")
     else:

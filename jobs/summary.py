@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from jobs.config import PipelineConfig
@@ -93,3 +94,90 @@ def print_summary(config: PipelineConfig, week: date, user_id: str | None = None
     report = report_path(config, week)
     if report.exists():
         print(f"\nRun report (HTML): {report}")
+
+
+def run_overview(config: PipelineConfig) -> list[dict]:
+    """One line of facts per week that has a run folder, oldest first: whether it is
+    published, stages run and their seconds, rows published, GX suites passed and failed,
+    NDCG from offline evaluation, and the report's path."""
+    import duckdb
+
+    published = _published_weeks(config)
+    metrics = _ndcg_by_week(duckdb.connect(), config)
+    overview = []
+    for folder in sorted(config.runs_dir.glob("week=*")):
+        week = date.fromisoformat(folder.name.removeprefix("week="))
+        records = read_stage_records(config, week)
+        publish = next((r["rows"] for r in records if r["stage"] == "publish"), {})
+        suites = [json.loads(p.read_text()) for p in sorted((folder / "validation").glob("*.json"))]
+        overview.append(
+            {
+                "week": week,
+                "published": week in published,
+                "stages": len(records),
+                "seconds": round(sum(r["seconds"] for r in records), 1),
+                "discover_weekly": publish.get("published_discover_weekly"),
+                "release_radar": publish.get("published_release_radar"),
+                "suites_passed": sum(1 for s in suites if s["success"]),
+                "suites_failed": [s["suite_name"] for s in suites if not s["success"]],
+                "ndcg": metrics.get(week, {}),
+                "report": report_path(config, week) if report_path(config, week).exists() else None,
+            }
+        )
+    return overview
+
+
+def _published_weeks(config: PipelineConfig) -> set[date]:
+    folder = table_path(config, "playlists")
+    return {
+        date.fromisoformat(path.name.removeprefix("week="))
+        for path in folder.glob("week=*")
+        if path.is_dir()
+    }
+
+
+def _ndcg_by_week(con, config: PipelineConfig) -> dict[date, dict[str, float]]:
+    """{week: {"dataset/method": ndcg}} for the first NDCG metric evaluation wrote."""
+    folder = table_path(config, "run_metrics")
+    if not any(folder.glob("dataset=*/week=*/*.parquet")):
+        return {}
+    rows = con.execute(
+        f"SELECT week, dataset, method, metric, value FROM read_parquet("
+        f"'{folder}/*/*/*.parquet', hive_partitioning=true) "
+        "WHERE metric LIKE 'ndcg%' ORDER BY week, dataset, method, metric"
+    ).fetchall()
+    by_week: dict[date, dict[str, float]] = {}
+    for week, dataset, method, metric, value in rows:
+        by_week.setdefault(date.fromisoformat(str(week)), {}).setdefault(
+            f"{dataset}/{method} {metric}", value
+        )
+    return by_week
+
+
+def print_runs(config: PipelineConfig) -> None:
+    runs = run_overview(config)
+    if not runs:
+        print(f"no runs in {config.runs_dir}")
+        return
+    print(
+        f"{'week':<12}{'published':<11}{'stages':>6}{'seconds':>9}{'DW rows':>10}"
+        f"{'RR rows':>9}  GX suites"
+    )
+    for run in runs:
+        failed = run["suites_failed"]
+        suites = f"{run['suites_passed']} passed" + (
+            f", FAILED: {', '.join(failed)}" if failed else ""
+        )
+        print(
+            f"{run['week'].isoformat():<12}{'yes' if run['published'] else 'no':<11}"
+            f"{run['stages']:>6}{run['seconds']:>9.0f}{_count(run['discover_weekly']):>10}"
+            f"{_count(run['release_radar']):>9}  {suites}"
+        )
+        for name, value in run["ndcg"].items():
+            print(f"{'':<12}{name}: {value:.4f}")
+        if run["report"]:
+            print(f"{'':<12}report: {run['report']}")
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

@@ -65,3 +65,12 @@ def release_window(week: date, days: int, weekday: str) -> tuple[date, date]:
     target = [name.lower() for name in calendar.day_name].index(weekday)
     last = week - timedelta(days=(week.weekday() - target - 1) % 7 + 1)
     return last - timedelta(days=days - 1), last
+
+
+def weeks_between(first: date, last: date) -> list[date]:
+    """The Mondays from `first` to `last`, both included; refuses an empty or odd range."""
+    for week in (first, last):
+        parse_week(week.isoformat())
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]

@@ -271,22 +271,25 @@ def test_the_report_command_rewrites_the_report_and_prints_its_path(config, monk
     assert report_path(config, WEEK).exists()
 
 
-def test_every_pipeline_run_writes_the_report_even_when_a_suite_fails(config, monkeypatch):
-    from jobs import pipeline
-    from jobs.quality import ValidationFailed, ValidationSummary
+def test_a_run_that_failed_at_a_stage_says_which(config):
+    page = write_report(config, WEEK, failed_stage="ingest").read_text()
+    assert "not published: the run failed at stage ingest" in page
 
-    def ingest(spark, config, week, rows):
-        rows["events"] = 1234
+    _published_week(config)
+    page = write_report(config, WEEK, failed_stage="ingest").read_text()
+    assert "the run failed at stage ingest: the playlists published earlier" in page
 
-    def validate(spark, config, week, rows):
-        raise ValidationFailed(ValidationSummary("playlists", False, 1, ["a failure"], {}))
 
-    monkeypatch.setattr(pipeline, "STAGES", (("ingest", ingest),))
-    pipeline.run_week(None, config, WEEK)
-    assert "events <b>1,234</b>" in report_path(config, WEEK).read_text()
+def test_runs_lists_each_week_with_its_outcome(config, monkeypatch, capsys):
+    _run_folder(config)
+    _published_week(config)
+    write_report(config, WEEK)
+    monkeypatch.setenv("WP_HOME", str(config.home))
 
-    report_path(config, WEEK).unlink()
-    monkeypatch.setattr(pipeline, "STAGES", (("ingest", ingest), ("validate", validate)))
-    with pytest.raises(ValidationFailed):
-        pipeline.run_week(None, config, WEEK)
-    assert "events <b>1,234</b>" in report_path(config, WEEK).read_text()
+    cli.main(["runs"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:6] == ["2026-11-23", "yes", "2", "6", "6", "-"]
+    assert lines[1].endswith("1 passed, FAILED: events")
+    assert any(line.strip().startswith("generated/") and "0.1234" in line for line in lines)
+    assert lines[-1].strip() == f"report: {report_path(config, WEEK)}"
