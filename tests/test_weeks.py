@@ -2,7 +2,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from jobs.weeks import days_before, parse_week, week_for_run
+from jobs.weeks import days_before, parse_week, week_for_run, weeks_between
 
 UTC = timezone.utc
 
@@ -51,3 +51,25 @@ def test_run_without_any_date_is_an_error():
 def test_days_before_are_the_seven_days_ending_sunday():
     days = days_before(date(2026, 11, 23), 7)
     assert days[0] == date(2026, 11, 16) and days[-1] == date(2026, 11, 22) and len(days) == 7
+
+
+def test_weeks_between_lists_mondays_both_ends_included():
+    assert weeks_between(date(2026, 11, 2), date(2026, 11, 23)) == [
+        date(2026, 11, 2),
+        date(2026, 11, 9),
+        date(2026, 11, 16),
+        date(2026, 11, 23),
+    ]
+    assert weeks_between(date(2026, 11, 23), date(2026, 11, 23)) == [date(2026, 11, 23)]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        (date(2026, 11, 23), date(2026, 11, 2), "ends .* before it starts"),
+        (date(2026, 11, 3), date(2026, 11, 23), "must be a Monday"),
+    ],
+)
+def test_weeks_between_refuses_reversed_or_odd_ranges(first, last, message):
+    with pytest.raises(ValueError, match=message):
+        weeks_between(first, last)
