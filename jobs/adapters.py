@@ -5,9 +5,10 @@ raw events per day, one folder per catalog and controls table) around an evaluat
 Monday: "history" events in the `history_weeks` whole weeks before W and "held-out" events in
 [W, W + 7 days). The pipeline publishes week W's playlists from the history alone; evaluation
 then compares W's Discover Weekly with the never-played-before tracks each listener plays in
-the held-out week. Neither dataset has audio features, follows, settings or hides: those
-tables are written empty, with their schemas. Every play starts as a deliberate pick
-(`reason_start` clickrow), never shuffled; platform, country and context are unknown (null).
+the held-out week. Neither dataset has follows, settings or hides, nor audio features of its
+own (Last.fm can borrow MusicOSet's, below): those tables are written empty, with their
+schemas. Every play starts as a deliberate pick (`reason_start` clickrow), never shuffled;
+platform, country and context are unknown (null).
 
 MovieLens ml-latest-small (GroupLens Research, generated 2018-09-26; research use only).
 F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and Context.
@@ -51,11 +52,37 @@ Tsvi Kuflik. "2nd Workshop on Information Heterogeneity and Fusion in Recommende
   listeners from swamping the matrix while still ranking a user's artists by play count. The
   plays of a history pair fall at seeded random times in the history window, those of a
   held-out pair in the evaluation week.
+
+MusicOSet, optional audio features and genres for the Last.fm import (`features_source`: the
+folder holding musicoset_metadata/ and musicoset_songfeatures/). Mariana O. Silva, Laís M. Rocha,
+Mirella M. Moro. "MusicOSet: An Enhanced Open Dataset for Music Data Mining". 2019. Spotify Web
+API audio features of 20,405 songs that charted on Billboard (1962-2018), with their artists'
+Spotify genres; no licence is stated in the files.
+
+* Matching by name only: a Last.fm artist (artists.dat) matches the MusicOSet artist
+  (artists.csv) whose name is equal after collapsing each run of whitespace to one space,
+  stripping and casefolding ("Eldad  Lidor" = "eldad lidor", "ICEHOUSE" = "Icehouse"); nothing
+  fuzzier ("The Beatles" is not "Beatles"). Where several MusicOSet artists share a name, the
+  one with the most songs wins, then the one with the higher Spotify popularity, then the
+  smaller artist_id. Where several Last.fm artists share a name ("Король И Шут", "Король и Шут"),
+  each gets that match. A shared name is not proof of identity: namesakes can be mismatched.
+* Features: a song belongs to every artist credited in songs.csv's `artists`, collaborations
+  included. A matched artist's "track" gets one audio_features row: the mean of each of
+  danceability, energy, loudness, speechiness, acousticness, instrumentalness, liveness, valence
+  and tempo over its songs, and for time_signature, key and mode their most common value (ties
+  to the smaller). A Billboard hit list stands in for the artist's whole catalogue. About half
+  of the matched artists have no songs in MusicOSet: they get genres but no audio features.
+* Genres: a matched artist's Spotify genres (artists.csv `genres`; an empty list where MusicOSet
+  has none); unmatched artists keep null genres, as without `features_source`.
+* The result's `features` says how many artists matched and what share of the play weight
+  (the sum of user_artists.dat weights) they and those with features hold; its counts add
+  matched_artists, play_weight, matched_play_weight and featured_play_weight.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import logging
 import shutil
@@ -85,6 +112,7 @@ logger = logging.getLogger(__name__)
 
 MOVIELENS = "movielens-latest-small"
 LASTFM_HETREC = "lastfm-hetrec2011"
+MUSICOSET = "musicoset"
 
 DURATION_MS = 200_000  # neither dataset has lengths: every item lasts 200 s
 PARTIAL_PLAY_MS = int(0.6 * DURATION_MS)
@@ -94,6 +122,14 @@ PARTIAL_MIN_RATING = 2.5
 MIN_ARTISTS_FOR_HOLDOUT = 5
 # Long before any evaluation week, so that Release Radar finds no new releases.
 RELEASE_DATE = dt.date(2000, 1, 1)
+# MusicOSet's audio features averaged over an artist's songs, and those that take their most
+# common value (whole numbers: a mean key or time signature means nothing).
+MEAN_FEATURES = catalog_schema.AUDIO_FEATURE_COLUMNS
+MODE_FEATURES = ("time_signature", "key", "mode")
+# songs.csv `artists` is a Python dict string, {'<22-character Spotify id>': '<name>', ...}.
+_CREDITED_ARTIST = r"'([0-9A-Za-z]{22})':"
+# artists.csv `genres` is a Python list string: 'single-quoted' or "double-quoted" items.
+_LISTED_GENRE = r"'([^']*)'|\"([^\"]*)\""
 
 
 @dataclass(frozen=True)
@@ -102,6 +138,7 @@ class ImportedDataset:
     eval_week: dt.date
     counts: dict[str, int]
     split: str  # human description of the split used
+    features: str | None = None  # human description of the borrowed audio features, if any
 
 
 @dataclass(frozen=True)
@@ -190,8 +227,10 @@ def import_lastfm_hetrec(
     holdout_share: float = 0.2,
     seed: int = 42,
     max_plays_per_pair: int = 20,
+    features_source: Path | None = None,
 ) -> ImportedDataset:
-    """Imports Last.fm HetRec 2011 (user_artists.dat, artists.dat); see the module docstring."""
+    """Imports Last.fm HetRec 2011 (user_artists.dat, artists.dat), with audio features and
+    genres from the MusicOSet folder `features_source` if given; see the module docstring."""
     history, evaluation = _windows(eval_week, history_weeks, holdout_share)
     if max_plays_per_pair < 1:
         raise ValueError(f"max_plays_per_pair must be at least 1, got {max_plays_per_pair}")
@@ -242,6 +281,7 @@ def import_lastfm_hetrec(
         skipped=np.zeros(row.size, dtype=bool),
     )
     listeners = artists["id"].map(pairs["artistID"].value_counts()).fillna(0).to_numpy()
+    borrowed = None if features_source is None else _musicoset_match(artists, Path(features_source))
     split = (
         f"seeded random (seed {seed}): {holdout_share:.0%} of each user's artists held out to "
         f"the week of {history.week} (users with fewer than {MIN_ARTISTS_FOR_HOLDOUT} artists keep "
@@ -249,16 +289,19 @@ def import_lastfm_hetrec(
         f"in the {history_weeks} weeks before or in that week; min({max_plays_per_pair}, "
         "ceil(log2(1 + weight))) plays per user and artist"
     )
-    return _write_import(
+    imported = _write_import(
         LASTFM_HETREC,
         "lfm",
         config,
         plays,
-        _lastfm_catalog(artists, listeners),
+        _lastfm_catalog(artists, listeners, borrowed),
         history,
         evaluation,
         split,
     )
+    if borrowed is None:
+        return imported
+    return _with_coverage(imported, pairs, artists, borrowed)
 
 
 def _windows(eval_week: dt.date, history_weeks: int, holdout_share: float):
@@ -331,24 +374,160 @@ def _movielens_catalog(movies: pd.DataFrame, rating_counts: np.ndarray) -> dict[
     )
 
 
-def _lastfm_catalog(artists: pd.DataFrame, listeners: np.ndarray) -> dict[str, pa.Table]:
-    """Each artist is one track on one album of its own."""
+@dataclass(frozen=True)
+class _Borrowed:
+    """MusicOSet's genres and audio features for the Last.fm artists, in artists.dat order."""
+
+    matched: np.ndarray  # bool: the artist's name matched a MusicOSet artist
+    featured: np.ndarray  # bool: ... one with songs, so with audio features
+    genres: pa.Array  # list<string>, null where unmatched
+    features: pd.DataFrame  # MEAN_FEATURES + MODE_FEATURES; NaN where not featured
+
+
+def _name_key(names: pd.Series) -> pd.Series:
+    """The name that artists are matched on: whitespace runs collapsed, stripped, casefolded."""
+    return names.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+
+
+def _musicoset_match(lastfm_artists: pd.DataFrame, source: Path) -> _Borrowed:
+    """Matches the Last.fm artists by name to MusicOSet's; see the module docstring."""
+    by_name, genres = _musicoset_artists(source)
+    match = by_name.reindex(_name_key(lastfm_artists["name"]))
+    matched = match["genre_row"].notna().to_numpy()
+    genre_rows = match["genre_row"].to_numpy(dtype=np.int64, na_value=0)
+    return _Borrowed(
+        matched=matched,
+        featured=match["songs"].gt(0).to_numpy(),
+        genres=genres.take(pa.array(genre_rows, mask=~matched)),
+        features=match[[*MEAN_FEATURES, *MODE_FEATURES]].reset_index(drop=True),
+    )
+
+
+def _musicoset_artists(source: Path) -> tuple[pd.DataFrame, pa.Array]:
+    """One MusicOSet artist per name key (index): its row in the returned genre lists, its
+    number of songs and its features (NaN where it has no songs)."""
+    text = {"sep": "\t", "quoting": csv.QUOTE_NONE, "keep_default_na": False}
+    artists = pd.read_csv(
+        source / "musicoset_metadata" / "artists.csv",
+        usecols=["artist_id", "name", "popularity", "genres"],
+        dtype={"artist_id": str, "name": str, "popularity": "int64", "genres": str},
+        **text,
+    )
+    songs = pd.read_csv(
+        source / "musicoset_metadata" / "songs.csv",
+        usecols=["song_id", "artists"],
+        dtype=str,
+        **text,
+    )
+    features = pd.read_csv(
+        source / "musicoset_songfeatures" / "acoustic_features.csv",
+        usecols=["song_id", *MEAN_FEATURES, *MODE_FEATURES],
+        dtype={"song_id": str} | {name: "float64" for name in MEAN_FEATURES},
+        sep="\t",
+        quoting=csv.QUOTE_NONE,
+    )
+    credited = songs["artists"].str.extractall(_CREDITED_ARTIST)[0]
+    credits = pd.DataFrame(
+        {
+            "song_id": songs["song_id"].to_numpy()[credited.index.get_level_values(0)],
+            "artist_id": credited.to_numpy(),
+        }
+    ).merge(features, on="song_id")
+    per_artist = credits.groupby("artist_id").agg(
+        songs=("song_id", "size"), **{name: (name, "mean") for name in MEAN_FEATURES}
+    )
+    for name in MODE_FEATURES:
+        per_artist[name] = _most_common(credits, name)
+
+    listed = artists["genres"].str.extractall(_LISTED_GENRE)
+    lengths = np.bincount(listed.index.get_level_values(0), minlength=len(artists))
+    genres = pa.ListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32()),
+        pa.array(listed[0].fillna(listed[1]).to_numpy(), pa.string()),
+    )
+    artists = artists.assign(name_key=_name_key(artists["name"]), genre_row=np.arange(len(artists)))
+    artists = artists.join(per_artist, on="artist_id").fillna({"songs": 0})
+    best = artists.sort_values(
+        ["name_key", "songs", "popularity", "artist_id"], ascending=[True, False, False, True]
+    ).drop_duplicates("name_key")
+    return best.set_index("name_key").astype({"genre_row": "Int64"}), genres
+
+
+def _most_common(credits: pd.DataFrame, column: str) -> pd.Series:
+    """Each artist's most common value of `column` over its songs, ties to the smaller."""
+    tally = credits.groupby(["artist_id", column]).size().rename("songs").reset_index()
+    top = tally.sort_values(
+        ["artist_id", "songs", column], ascending=[True, False, True]
+    ).drop_duplicates("artist_id")
+    return top.set_index("artist_id")[column]
+
+
+def _with_coverage(
+    imported: ImportedDataset, pairs: pd.DataFrame, artists: pd.DataFrame, borrowed: _Borrowed
+) -> ImportedDataset:
+    """The import's result with the MusicOSet match counts and coverage added."""
+    featured = borrowed.featured
+    weight = pairs["weight"]
+    coverage = {
+        "matched_artists": int(borrowed.matched.sum()),
+        "play_weight": int(weight.sum()),
+        "matched_play_weight": int(
+            weight[pairs["artistID"].isin(artists["id"][borrowed.matched])].sum()
+        ),
+        "featured_play_weight": int(weight[pairs["artistID"].isin(artists["id"][featured])].sum()),
+    }
+    description = (
+        f"{MUSICOSET} by artist name (whitespace collapsed, stripped, casefolded): "
+        f"{coverage['matched_artists']:,} of {len(artists):,} artists matched, with genres "
+        f"({coverage['matched_play_weight'] / coverage['play_weight']:.1%} of the play weight); "
+        f"{int(featured.sum()):,} of them with songs, so audio features "
+        f"({coverage['featured_play_weight'] / coverage['play_weight']:.1%} of the play weight)"
+    )
+    logger.info("%s features: %s", imported.name, description)
+    return dataclasses.replace(imported, counts=imported.counts | coverage, features=description)
+
+
+def _lastfm_catalog(
+    artists: pd.DataFrame, listeners: np.ndarray, borrowed: _Borrowed | None
+) -> dict[str, pa.Table]:
+    """Each artist is one track on one album of its own, with MusicOSet's genres and audio
+    features where `borrowed` has them."""
     ids = artists["id"].astype(str)
     artist_ids = ("lfm-artist-" + ids).to_numpy()
     album_ids = ("lfm-album-" + ids).to_numpy()
     names = artists["name"].to_numpy()
+    track_ids = ("lfm-" + ids).to_numpy()
+    if borrowed is None:
+        genres = pa.nulls(len(artists), pa.list_(pa.string()))
+        audio_features = None
+    else:
+        genres = borrowed.genres
+        audio_features = _audio_features_table(
+            track_ids[borrowed.featured], borrowed.features[borrowed.featured]
+        )
     return _catalog_tables(
         artist_ids=artist_ids,
         artist_names=names,
-        artist_genres=pa.nulls(len(artists), pa.list_(pa.string())),
+        artist_genres=genres,
         artist_weight=1 + listeners,
         album_ids=album_ids,
         album_tracks=np.ones(len(artists), dtype=np.int64),
-        track_ids=("lfm-" + ids).to_numpy(),
+        track_ids=track_ids,
         track_names=names,
         track_album=album_ids,
         track_artist=artist_ids,
         track_weight=1 + listeners,
+        audio_features=audio_features,
+    )
+
+
+def _audio_features_table(track_ids: np.ndarray, features: pd.DataFrame) -> pa.Table:
+    """AUDIO_FEATURES rows: one per track, from `features` (no NaN) in the same order."""
+    return arrow_table(
+        catalog_schema.AUDIO_FEATURES,
+        [pa.array(track_ids, pa.string())]
+        + [pa.array(features[name].to_numpy(), pa.float64()) for name in MEAN_FEATURES]
+        + [pa.array(features[name].to_numpy().astype(np.int32)) for name in MODE_FEATURES],
     )
 
 
@@ -365,7 +544,9 @@ def _catalog_tables(
     track_album,
     track_artist,
     track_weight,
+    audio_features: pa.Table | None = None,
 ) -> dict[str, pa.Table]:
+    """The catalog tables; audio_features empty unless given."""
     n_artists, n_tracks = len(artist_ids), len(track_ids)
     return {
         "artists": arrow_table(
@@ -401,7 +582,11 @@ def _catalog_tables(
                 popularity_scores(np.asarray(track_weight, dtype=np.float64)),
             ],
         ),
-        "audio_features": arrow_schema(catalog_schema.AUDIO_FEATURES).empty_table(),
+        "audio_features": (
+            arrow_schema(catalog_schema.AUDIO_FEATURES).empty_table()
+            if audio_features is None
+            else audio_features
+        ),
     }
 
 

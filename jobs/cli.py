@@ -8,6 +8,7 @@ weekly-playlists backfill --from 2026-11-02 --to 2026-11-23 [--airflow]
 weekly-playlists runs                            # weeks run, published or not, GX, NDCG
 weekly-playlists report   --week 2026-11-23      # (re)write the HTML run report
 weekly-playlists import spotify-history --source DIR
+weekly-playlists import lastfm --source DIR --week 2026-11-23 [--features MUSICOSET_DIR]
 """
 
 from __future__ import annotations
@@ -165,18 +166,27 @@ def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
 
     from jobs import adapters
 
+    if args.features is not None and args.dataset != "lastfm":
+        raise SystemExit(f"import {args.dataset}: --features is for lastfm only")
     if args.dataset == "spotify-history":
         _import_spotify_history(args, config)
         return
     if args.week is None:
         raise SystemExit(f"import {args.dataset}: --week is required")
-    importer = {"movielens": adapters.import_movielens, "lastfm": adapters.import_lastfm_hetrec}
-    imported = importer[args.dataset](Path(args.source), config, args.week, seed=args.seed)
+    if args.dataset == "lastfm":
+        features = None if args.features is None else Path(args.features)
+        imported = adapters.import_lastfm_hetrec(
+            Path(args.source), config, args.week, seed=args.seed, features_source=features
+        )
+    else:
+        imported = adapters.import_movielens(Path(args.source), config, args.week, seed=args.seed)
     print(
         f"imported {imported.name} into {config.home}: "
         + ", ".join(f"{name} {count:,}" for name, count in imported.counts.items())
     )
     print(f"split: {imported.split}")
+    if imported.features is not None:
+        print(f"features: {imported.features}")
     print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {args.dataset}")
 
 
@@ -293,6 +303,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="evaluation week (spotify-history: default the Monday after the last play)",
     )
     importer.add_argument("--seed", type=int, default=42)
+    importer.add_argument(
+        "--features",
+        default=None,
+        help="lastfm: MusicOSet folder whose audio features and genres the matched artists get",
+    )
     importer.add_argument(
         "--user",
         default=None,

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.adapters import import_lastfm_hetrec, import_movielens
+from jobs.cli import main
 from jobs.config import PipelineConfig
 from jobs.sample_data import arrow_schema
 from schemas import catalog, controls, raw_events
@@ -99,6 +100,87 @@ ARTISTS = """id\tname\turl\tpictureURL
 """
 HETREC_HELD_OUT_SIZES = {"lfm-u2": 2, "lfm-u3": 0, "lfm-u4": 1}
 
+# MusicOSet-shaped (Python reprs in tab-separated columns), for the Last.fm artists above:
+# Portishead (two songs, one shared with Massive Attack), "  massive   ATTACK " (case and
+# spacing differ), two Mobys (the one with songs wins over the more popular one without),
+# "Weird Al" (a double-quoted genre), Air and Zero 7 (no songs), Ariana Grande (no Last.fm
+# namesake).
+PORTISHEAD, MASSIVE_ATTACK = "6liAMWkVf5LH7YR9yfFy1Y", "6FXMGgJwohJLUSr5nVlf9X"
+MOBY, WEIRD_AL, ARIANA = (
+    "3OsRAKCvk37zwYcnzRf5XF",
+    "1bDWGdIC2hardyt55nlQgG",
+    "66CXWjxzNUsdJxJ2JdwvnR",
+)
+MUSICOSET_ARTISTS = [
+    ("artist_id", "name", "followers", "popularity", "artist_type", "main_genre", "genres"),
+    (PORTISHEAD, "Portishead", 100, 60, "band", "trip hop", "['trip hop', 'electronica']"),
+    (MASSIVE_ATTACK, "  massive   ATTACK ", 100, 65, "band", "trip hop", "['trip hop']"),
+    (MOBY, "Moby", 100, 20, "singer", "downtempo", "['downtempo']"),
+    ("7dtX3aoLgcnjUX3QgmPSVF", "Moby", 100, 90, "singer", "big beat", "['big beat']"),
+    (
+        WEIRD_AL,
+        '"Weird Al" Yankovic',
+        100,
+        55,
+        "singer",
+        "comic",
+        "['comic', \"children's music\"]",
+    ),
+    ("5ShvqbTJwJ6iK8Tzv43gQp", "Air", 100, 50, "band", "french pop", "['french pop']"),
+    ("4ZtPNoU3ghBcFOjNVz8hUo", "Zero 7", 100, 40, "band", "-", "[]"),
+    (ARIANA, "Ariana Grande", 100, 96, "singer", "dance pop", "['dance pop']"),
+]
+
+
+def _credits(*artists: tuple[str, str]) -> str:
+    """songs.csv's `artists`: a Python dict string of Spotify artist id to name."""
+    return "{" + ", ".join(f"'{artist_id}': '{name}'" for artist_id, name in artists) + "}"
+
+
+MUSICOSET_SONGS = [
+    ("song_id", "song_name", "billboard", "artists"),  # popularity, explicit, song_type unread
+    ("s1", "Glory Box", "('Glory Box', 'Portishead')", _credits((PORTISHEAD, "Portishead"))),
+    ("s2", "Teardrop", "('Teardrop', 'Massive Attack')", _credits((MASSIVE_ATTACK, "MA"))),
+    ("s3", "Duet", "('Duet', 'P')", _credits((PORTISHEAD, "P"), (MASSIVE_ATTACK, "MA"))),
+    ("s4", "Porcelain", "('Porcelain', 'Moby')", _credits((MOBY, "Moby"))),
+    ("s5", "Natural Blues", "('Natural Blues', 'Moby')", _credits((MOBY, "Moby"))),
+    ("s6", "Why Does It Always Rain", "('Why', 'Moby')", _credits((MOBY, "Moby"))),
+    ("s7", "White & Nerdy", "('White & Nerdy', 'W')", _credits((WEIRD_AL, '"Weird Al"'))),
+    ("s8", "thank u, next", "('Thank U, Next', 'A')", _credits((ARIANA, "Ariana Grande"))),
+]
+# Features chosen so that Portishead (s1, s3) averages to round numbers, with ties for key and
+# time_signature (the smaller wins), and Moby's key 9 beats 2 two songs to one.
+MUSICOSET_FEATURES = [
+    ("song_id", "duration_ms", "key", "mode", "time_signature", "acousticness", "danceability")
+    + ("energy", "instrumentalness", "liveness", "loudness", "speechiness", "valence", "tempo"),
+    ("s1", 300000, 5, 0, 4, 0.2, 0.4, 0.3, 0.5, 0.1, -10, 0.04, 0.2, 80),
+    ("s2", 300000, 7, 1, 4, 0.1, 0.8, 0.9, 0, 0.2, -4, 0.1, 0.6, 120),
+    ("s3", 300000, 7, 0, 3, 0.4, 0.6, 0.5, 0.1, 0.3, -6, 0.06, 0.4, 100),
+    ("s4", 200000, 2, 1, 4, 0.5, 0.5, 0.5, 0.5, 0.1, -8, 0.05, 0.3, 95),
+    ("s5", 200000, 9, 1, 4, 0.5, 0.5, 0.5, 0.5, 0.1, -8, 0.05, 0.3, 95),
+    ("s6", 200000, 9, 0, 4, 0.5, 0.5, 0.5, 0.5, 0.1, -8, 0.05, 0.3, 95),
+    ("s7", 200000, 1, 1, 4, 0.1, 0.8, 0.8, 9.11e-06, 0.1, -5, 0.2, 0.9, 140),
+    ("s8", 200000, 1, 1, 4, 0.2, 0.7, 0.6, 0, 0.1, -5, 0.1, 0.4, 107),
+]
+PORTISHEAD_FEATURES = {
+    "danceability": 0.5,
+    "energy": 0.4,
+    "loudness": -8.0,
+    "speechiness": 0.05,
+    "acousticness": 0.3,
+    "instrumentalness": 0.3,
+    "liveness": 0.2,
+    "valence": 0.3,
+    "tempo": 90.0,
+    "time_signature": 3,
+    "key": 5,
+    "mode": 0,
+}
+# Last.fm artists 53 "Weird Al", 55 Air, 58 Portishead, 60 Massive Attack, 61 Moby, 62 Zero 7
+# match; 55 and 62 have no songs. Their weights in USER_ARTISTS:
+MATCHED_WEIGHT = 1000 + 3 + 250 + 600 + (7 + 103) + (8 + 104) + 101
+FEATURED_WEIGHT = 1000 + 250 + 600 + (7 + 103) + 101
+
 
 def _config(home: Path) -> PipelineConfig:
     return PipelineConfig.load(env={"WP_HOME": str(home)})
@@ -119,6 +201,22 @@ def movielens_dir(tmp_path) -> Path:
 @pytest.fixture
 def hetrec_dir(tmp_path) -> Path:
     return _source(tmp_path / "lfm", {"user_artists.dat": USER_ARTISTS, "artists.dat": ARTISTS})
+
+
+@pytest.fixture
+def musicoset_dir(tmp_path) -> Path:
+    folder = tmp_path / "musicoset"
+    files = {
+        "musicoset_metadata/artists.csv": MUSICOSET_ARTISTS,
+        "musicoset_metadata/songs.csv": MUSICOSET_SONGS,
+        "musicoset_songfeatures/acoustic_features.csv": MUSICOSET_FEATURES,
+    }
+    for name, rows in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        # As distributed: tab-separated, unquoted, CRLF line endings.
+        text = "".join("\t".join(map(str, row)) + "\n" for row in rows)
+        (folder / name).write_text(text, encoding="utf-8", newline="\r\n")
+    return folder
 
 
 def _import_movielens(source: Path, home: Path, **options):
@@ -321,6 +419,66 @@ def test_hetrec_catalog(hetrec_dir, tmp_path):
     assert tracks.loc["lfm-63", "popularity"] == 0
 
 
+def test_hetrec_borrows_musicoset_features_by_name(hetrec_dir, musicoset_dir, tmp_path):
+    config, imported = _import_hetrec(hetrec_dir, tmp_path / "home", features_source=musicoset_dir)
+    features = _catalog(config, "audio_features").set_index("track_id")
+    # Matched artists with songs only: not Air or Zero 7 (no songs), nor the unmatched.
+    assert set(features.index) == {"lfm-53", "lfm-58", "lfm-60", "lfm-61"}
+    assert features.loc["lfm-58"].to_dict() == pytest.approx(PORTISHEAD_FEATURES)
+    assert features["key"].dtype == "int32"
+    # "  massive   ATTACK ": s2 and the collaboration s3.
+    assert features.loc["lfm-60", "tempo"] == pytest.approx(110.0)
+    assert features.loc["lfm-60", "danceability"] == pytest.approx(0.7)
+    # The Moby with three songs, not the more popular one without: key 9 twice out of three.
+    assert features.loc["lfm-61", "key"] == 9 and features.loc["lfm-61", "mode"] == 1
+
+    genres = _catalog(config, "artists").set_index("artist_id")["genres"]
+    assert list(genres["lfm-artist-58"]) == ["trip hop", "electronica"]
+    assert list(genres["lfm-artist-61"]) == ["downtempo"]
+    assert list(genres["lfm-artist-53"]) == ["comic", "children's music"]
+    assert list(genres["lfm-artist-55"]) == ["french pop"]  # matched without songs
+    assert list(genres["lfm-artist-62"]) == []  # matched, MusicOSet lists no genres
+    unmatched = ["lfm-artist-51", "lfm-artist-54", "lfm-artist-59", "lfm-artist-63"]
+    assert genres[unmatched].isna().all()
+
+    assert imported.counts["matched_artists"] == 6
+    assert imported.counts["audio_features"] == 4
+    assert imported.counts["play_weight"] == 10_016_332
+    assert imported.counts["matched_play_weight"] == MATCHED_WEIGHT
+    assert imported.counts["featured_play_weight"] == FEATURED_WEIGHT
+    assert "6 of 13 artists matched" in imported.features
+    assert "4 of them with songs" in imported.features
+
+
+def test_hetrec_without_musicoset_is_unchanged(hetrec_dir, musicoset_dir, tmp_path):
+    plain, imported = _import_hetrec(hetrec_dir, tmp_path / "plain")
+    borrowed, _ = _import_hetrec(hetrec_dir, tmp_path / "borrowed", features_source=musicoset_dir)
+    assert imported.features is None
+    assert "matched_artists" not in imported.counts and imported.counts["audio_features"] == 0
+    assert _catalog(plain, "artists")["genres"].isna().all()
+    # Borrowing changes nothing but the genres and the audio features.
+    assert _events(plain).equals(_events(borrowed))
+    for name in ("tracks", "albums"):
+        assert _catalog(plain, name).equals(_catalog(borrowed, name)), name
+    without_genres = [
+        _catalog(home, "artists").drop(columns="genres") for home in (plain, borrowed)
+    ]
+    assert without_genres[0].equals(without_genres[1])
+
+
+def test_cli_imports_lastfm_with_musicoset(
+    hetrec_dir, musicoset_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("WP_HOME", str(tmp_path / "home"))
+    arguments = ["import", "lastfm", "--source", str(hetrec_dir), "--week", str(WEEK)]
+    main([*arguments, "--features", str(musicoset_dir)])
+    out = capsys.readouterr().out
+    assert "matched_artists 6" in out and "audio_features 4" in out
+    assert "features: musicoset by artist name" in out
+    with pytest.raises(SystemExit, match="--features is for lastfm only"):
+        main(["import", "movielens", "--source", str(hetrec_dir), "--features", "x"])
+
+
 # --------------------------------------------------------------------------------------------
 # Both
 # --------------------------------------------------------------------------------------------
@@ -440,3 +598,15 @@ def test_real_lastfm_hetrec_import(tmp_path):
     assert imported.counts["users"] == 1_892
     assert imported.counts["tracks"] == imported.counts["items"] == 17_632
     assert 92_834 <= imported.counts["events"] <= 20 * 92_834
+
+
+@pytest.mark.slow
+def test_real_lastfm_hetrec_import_with_musicoset_features(tmp_path):
+    source, features = REAL_DATA / "lastfm-hetrec2011", REAL_DATA / "musicoset"
+    if not (source / "user_artists.dat").exists() or not (features / "musicoset_metadata").exists():
+        pytest.skip(f"{source} or {features} is absent")
+    imported = import_lastfm_hetrec(source, _config(tmp_path), WEEK, features_source=features)
+    assert imported.counts["matched_artists"] == 3_544
+    assert imported.counts["audio_features"] == 1_824
+    assert imported.counts["play_weight"] == 69_183_975
+    assert imported.counts["matched_play_weight"] / imported.counts["play_weight"] > 0.75
