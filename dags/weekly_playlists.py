@@ -5,8 +5,9 @@ Every Monday 00:00 UTC, turn the week that just ended into Discover Weekly and R
 Radar for every listener:
 
 validate raw events → ingest → interactions → train ALS → score candidates →
-assemble playlists → validate playlists → publish → announce the `playlists` asset, with
-the catalog's audio-feature clusters built alongside (cluster tracks → publish).
+re-rank (when enabled) → assemble playlists → validate playlists → publish → announce the
+`playlists` asset, with the catalog's audio-feature clusters built alongside (cluster
+tracks → score candidates).
 
 A run publishes the Monday that closes its data interval (`jobs.weeks.week_for_run`);
 trigger with `{"week": "YYYY-MM-DD"}` to (re)build a given week. Each Spark job rewrites
@@ -88,9 +89,10 @@ def weekly_playlists():
         yield Metadata(PLAYLISTS, extra={"week": week, **rows, "report": str(report)})
 
     week = resolve_week()
-    publish = spark_job("publish_playlists", "publish")
-    # The catalog's audio-feature clusters need no events: a branch of their own.
-    week >> spark_job("cluster_tracks", "clusters") >> publish
+    candidates = spark_job("score_candidates", "candidates")
+    # The catalog's audio-feature clusters need no events: a branch of their own, joined
+    # where taste profiles and the audio candidate sources need them.
+    week >> spark_job("cluster_tracks", "clusters") >> candidates
     chain(
         week,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),
@@ -98,10 +100,11 @@ def weekly_playlists():
         spark_job("ingest_events", "ingest", depends_on_past=True),
         spark_job("build_interactions", "interactions"),
         spark_job("train_als", "train_als"),
-        spark_job("score_candidates", "candidates"),
+        candidates,
+        spark_job("rerank_candidates", "rerank"),
         spark_job("assemble_playlists", "playlists"),
         spark_job("validate_playlists", "validate", "--table", "playlists"),
-        publish,
+        spark_job("publish_playlists", "publish"),
         announce_playlists(week),
     )
 

@@ -1,4 +1,4 @@
-"""Candidate tracks for every user, from three sources, into one `candidates` table: the
+"""Candidate tracks for every user, from five sources, into one `candidates` table: the
 top `candidates_per_user` per (user, source), tracks the user ever played never included.
 
 * `als` - the ALS score u . v. User partitions stream through `mapInArrow`, the track
@@ -10,6 +10,10 @@ top `candidates_per_user` per (user, source), tracks the user ever played never 
   similarity (the neighbours' likings broadcast, one sparse product per user batch).
 * `popularity` - for cold-start users (few plays, or no ALS factors): the most-listened
   tracks of the look-back window, by the same scorer as a rank-1 model.
+* `content` and `exploration` - tracks nearest the listener's audio taste profile, within
+  their own moods or in nearby clusters (jobs/taste.py): the same scorer, each listener
+  gated to their clusters. The profiles are written to `taste_profiles`. A week without
+  audio clusters (a catalog without features) has neither.
 
 No cross join, no per-user Python loop.
 
@@ -18,6 +22,7 @@ No cross join, no per-user Python loop.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from functools import reduce
 from typing import Callable, Iterator, Sequence
@@ -35,9 +40,18 @@ from jobs.history import played_tracks
 from jobs.matrix import to_user_items
 from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
-from jobs.tables import read_table, read_week, table_path, with_schema, write_week
+from jobs.tables import (
+    MissingTable,
+    read_table,
+    read_week,
+    table_path,
+    with_schema,
+    write_week,
+)
 from schemas import candidates as schema
-from schemas import events, interactions, model
+from schemas import clusters, events, interactions, model, taste
+
+log = logging.getLogger(__name__)
 
 SCORED = pa.schema(
     [
@@ -113,21 +127,51 @@ def _masked_csr(masked: pa.ListArray, n_items: int) -> csr_matrix:
     )
 
 
+def _group_mask(groups: pa.ListArray, n_groups: int) -> np.ndarray:
+    """The batch's group lists as a (rows x groups) boolean matrix. A group at or past
+    `n_groups` has no items: it offers nothing, allowed or not."""
+    rows = groups.value_parent_indices().to_numpy()
+    values = groups.flatten().to_numpy()
+    inside = values < n_groups
+    mask = np.zeros((len(groups), n_groups), dtype=bool)
+    mask[rows[inside], values[inside]] = True
+    return mask
+
+
 def batch_scorer(
-    item_ids: np.ndarray, item_factors: np.ndarray, k: int, cosine: bool = False
+    item_ids: np.ndarray,
+    item_factors: np.ndarray,
+    k: int,
+    cosine: bool = False,
+    item_groups: np.ndarray | None = None,
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The `mapInArrow` function: (user_id, factors, masked item indices) -> top-k rows by
     u . v, or with `cosine` by u . v / |u| (`item_factors` rows are then unit length).
 
     Each batch is one call of implicit's fused top-k (blocked BLAS product, a heap per row,
     masked items skipped): unlike a dense `argpartition`, it never materialises the
-    batch x items score and index matrices."""
+    batch x items score and index matrices.
+
+    With `item_groups` (each item's group, 0, 1, ...), batches also carry `groups`: the
+    groups each user may be offered; other groups' items are left out. The gate rides in
+    the same product, so the per-user groups x items mask is never materialised either:
+    items get their group's one-hot as extra factors and users -gate on the groups they
+    may not use. As |u . v| <= bound = max |u| max |v| (Cauchy-Schwarz), gate = 2 bound + 1
+    puts every gated item at least 1 below every allowed one, and it is cut after the
+    top-k; an allowed item's score is unchanged (its extra terms are exact zeros)."""
     from implicit.cpu.topk import topk
 
     rank_ = item_factors.shape[1]
     k = min(k, item_factors.shape[0])
     # implicit marks masked items and padding with the lowest float32.
     lowest = np.finfo(np.float32).min
+    if item_groups is None:
+        items = item_factors
+    else:
+        n_groups = int(item_groups.max()) + 1
+        max_item_norm = float(np.linalg.norm(item_factors, axis=1).max())
+        one_hot = np.eye(n_groups, dtype=np.float32)[item_groups]
+        items = np.ascontiguousarray(np.hstack([item_factors, one_hot]), dtype=np.float32)
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -135,14 +179,23 @@ def batch_scorer(
                 continue
             users = batch.column("factors").flatten().to_numpy().reshape(-1, rank_)
             users = np.ascontiguousarray(users, dtype=np.float32)
+            if cosine:
+                users = unit_rows(users)
+            floor = lowest
+            if item_groups is not None:
+                bound = float(np.linalg.norm(users, axis=1).max()) * max_item_norm
+                allowed = _group_mask(batch.column("groups"), n_groups)
+                gates = np.where(allowed, np.float32(0), np.float32(-(2 * bound + 1)))
+                users = np.ascontiguousarray(np.hstack([users, gates]), dtype=np.float32)
+                floor = -bound - 0.5  # allowed >= -bound > floor > -bound - 1 >= gated
             best, best_scores = topk(
-                item_factors,
-                unit_rows(users) if cosine else users,
+                items,
+                users,
                 k,
-                filter_query_items=_masked_csr(batch.column("masked"), item_factors.shape[0]),
+                filter_query_items=_masked_csr(batch.column("masked"), items.shape[0]),
                 num_threads=1,  # one Spark task per core already
             )
-            keep = (best >= 0) & (best_scores > lowest)
+            keep = (best >= 0) & (best_scores > floor)
             yield _scored_rows(batch, item_ids, best, best_scores, keep)
 
     return score
@@ -175,28 +228,44 @@ def top_products(
 
     users: (user_id, factors); items: (item_id, factors); masked: (user_id, item_id).
     Returns (user_id, item_id, score, rank), rank 1-based."""
-    spark = users.sparkSession
     table = items.select("item_id", "factors").orderBy("item_id").toArrow()
     if table.num_rows == 0:
-        return spark.createDataFrame([], SCORED_DDL)
+        return users.sparkSession.createDataFrame([], SCORED_DDL)
     item_ids = table.column("item_id").to_numpy(zero_copy_only=False)
     vectors = table.column("factors").combine_chunks()
     matrix = vectors.flatten().to_numpy().reshape(len(item_ids), -1).astype(np.float32)
+    return top_products_of_matrix(users, item_ids, matrix, masked, k, cosine)
+
+
+def top_products_of_matrix(
+    users: DataFrame,
+    item_ids: np.ndarray,
+    item_factors: np.ndarray,
+    masked: DataFrame,
+    k: int,
+    cosine: bool = False,
+    item_groups: np.ndarray | None = None,
+) -> DataFrame:
+    """`top_products` against an item matrix already on the driver (row i is `item_ids[i]`,
+    at least one row). With `item_groups` (row i's group), users also carry `groups`
+    (array<int>): each user gets only items of those groups (see `batch_scorer`)."""
+    spark = users.sparkSession
+    item_factors = np.asarray(item_factors, dtype=np.float32)
     if cosine:
-        matrix = unit_rows(matrix)
-    rows = users.select("user_id", "factors").join(
-        _masked_lists(masked, item_ids), "user_id", "left"
-    )
-    shipped = spark.sparkContext.broadcast((item_ids, matrix))
+        item_factors = unit_rows(item_factors)
+    columns = ["user_id", "factors"] + ([] if item_groups is None else ["groups"])
+    rows = users.select(*columns).join(_masked_lists(masked, item_ids), "user_id", "left")
+    shipped = spark.sparkContext.broadcast((item_ids, item_factors, item_groups))
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ids, factors = shipped.value
-        return batch_scorer(ids, factors, k, cosine)(batches)
+        ids, factors, groups = shipped.value
+        return batch_scorer(ids, factors, k, cosine, groups)(batches)
 
     return rows.mapInArrow(score, SCORED_DDL)
 
 
-def _as_candidates(scored: DataFrame, source: str, week: date) -> DataFrame:
+def as_candidates(scored: DataFrame, source: str, week: date) -> DataFrame:
+    """Scored (user_id, track_id, score, rank) rows as `candidates` rows of `source`."""
     return with_schema(
         scored.withColumns({"source": F.lit(source), "week": F.lit(week)}), schema.SCHEMA
     )
@@ -217,7 +286,7 @@ def score_candidates(
         played.withColumnRenamed("track_id", "item_id"),
         k,
     )
-    return _as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
+    return as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
 
 
 def nearest_by_cosine(queries: DataFrame, pool: DataFrame, n: int) -> DataFrame:
@@ -320,7 +389,7 @@ def neighbour_candidates(
         return vote_scorer(track_ids, matrix, k)(batches)
 
     scored = rows.mapInArrow(score, SCORED_DDL).withColumnRenamed("item_id", "track_id")
-    return _as_candidates(scored, schema.LISTENERS_LIKE_YOU, week)
+    return as_candidates(scored, schema.LISTENERS_LIKE_YOU, week)
 
 
 def cold_start_users(
@@ -369,11 +438,57 @@ def popularity_candidates(
     return score_candidates(ones, tracks, played, week, k, source=schema.POPULARITY)
 
 
+def taste_sources(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    interactions_df: DataFrame,
+    played: DataFrame,
+    rows: dict,
+) -> list[DataFrame]:
+    """Write and check the week's `taste_profiles`; return the `content` and `exploration`
+    candidates - none when the week has no audio clusters (a catalog without features)."""
+    # jobs.taste scores with this module's machinery: imported here to keep imports one-way.
+    from jobs.taste import content_candidates, exploration_candidates, taste_profiles
+
+    try:
+        track_clusters = read_week(spark, config, "track_clusters", clusters.TRACK_CLUSTERS, week)
+        centroids = read_week(spark, config, "clusters", clusters.CLUSTERS, week)
+    except MissingTable as missing:
+        log.warning(
+            "no taste profiles, content or exploration candidates: the week has no audio "
+            "clusters (a catalog without audio features?): %s",
+            missing,
+        )
+        rows["taste_profiles"] = 0
+        return []
+    track_clusters = track_clusters.cache()
+    write_week(
+        with_schema(
+            taste_profiles(interactions_df, track_clusters).withColumn("week", F.lit(week)),
+            taste.TASTE_PROFILES,
+        ),
+        table_path(config, "taste_profiles"),
+        week,
+    )
+    profiles = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
+    rows["taste_profiles"] = profiles.count()
+    check_output(config, week, profiles, taste.suite())
+    settings, k = config.playlists, config.playlists.candidates_per_user
+    # Both read the track matrix onto the driver now; the scoring itself stays lazy.
+    sources = [
+        content_candidates(profiles, track_clusters, played, week, k, settings),
+        exploration_candidates(profiles, track_clusters, centroids, played, week, k, settings),
+    ]
+    track_clusters.unpersist()
+    return sources
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     settings = config.playlists
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.scoring_batch_rows))
     k = settings.candidates_per_user
-    # Each of these is read by two or three sources.
+    # Each of these is read by two or more sources.
     user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week).cache()
     interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week).cache()
     history = read_table(spark, config, "events", events.EVENTS)
@@ -391,14 +506,22 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
             nearest_neighbours(user_factors, settings.neighbours), interactions_df, played, week, k
         ),
         popularity_candidates(cold, interactions_df, played, week, k),
+        *taste_sources(spark, config, week, interactions_df, played, rows),
     ]
     write_week(reduce(DataFrame.unionByName, sources), table_path(config, "candidates"), week)
-    for cached in (user_factors, interactions_df, played):
-        cached.unpersist()
     written = read_week(spark, config, "candidates", schema.SCHEMA, week)
     counts = written.groupBy("source").count().collect()
+    rows.update({f"candidates_{source}": 0 for source in schema.SOURCES})
     rows.update({f"candidates_{row['source']}": row["count"] for row in counts})
     rows["candidates"] = sum(row["count"] for row in counts)
+    # Tracks nobody interacted with in the look-back window: only content can reach them.
+    rows["content_cold_tracks"] = (
+        written.where(F.col("source") == schema.CONTENT)
+        .join(interactions_df.select("track_id"), "track_id", "left_anti")
+        .count()
+    )
+    for cached in (user_factors, interactions_df, played):
+        cached.unpersist()
     expected = previous_rows(config, week, "candidates").get("candidates")
     check_output(
         config,

@@ -60,7 +60,7 @@ class TrackClustering:
     feature_max: list[float]
     centroids: np.ndarray  # k x features, in the scaled space
     feature_mean: np.ndarray  # the scaled features' mean over all clustered tracks
-    assigned: DataFrame  # (track_id, cluster, distance)
+    assigned: DataFrame  # (track_id, cluster, distance, features)
 
 
 def _distance_to(centroids: np.ndarray) -> Column:
@@ -100,7 +100,10 @@ def cluster_tracks(features: DataFrame, config: ClusteringConfig) -> TrackCluste
     centroids = np.array(best.clusterCenters())
     mean = scaled.select(Summarizer.mean(F.col("scaled")).alias("mean")).first()["mean"]
     assigned = best.transform(scaled).select(
-        "track_id", F.col("cluster").cast("int"), _distance_to(centroids).alias("distance")
+        "track_id",
+        F.col("cluster").cast("int"),
+        _distance_to(centroids).alias("distance"),
+        vector_to_array("scaled").alias("features"),
     )
     return TrackClustering(
         k=k,
@@ -220,6 +223,21 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     features = complete_features(catalog_table("audio_features")).join(
         tracks.select("track_id"), "track_id", "left_semi"
     )
+    if features.limit(max(config.clustering.k_values) + 1).count() <= min(
+        config.clustering.k_values
+    ):
+        # A catalog without audio features (the Web API no longer serves them to new apps;
+        # imported datasets have none): empty partitions, so the audio candidate sources
+        # and the playlists' cluster spread simply have nothing to work with this week.
+        skipped = tracks.count()
+        log.warning("%d catalog tracks, too few with audio features: no clustering", skipped)
+        for table, table_schema in (
+            ("track_clusters", schema.TRACK_CLUSTERS),
+            ("clusters", schema.CLUSTERS),
+        ):
+            write_week(spark.createDataFrame([], table_schema), table_path(config, table), week)
+        rows.update({"track_clusters": 0, "clusters": 0, "skipped_tracks": skipped})
+        return
     clustering = cluster_tracks(features, config.clustering)
     write_week(
         clustering.assigned.withColumn("week", F.lit(week)),

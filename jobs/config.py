@@ -42,8 +42,13 @@ class InteractionsConfig:
 
 
 def _default_source_weights() -> dict[str, float]:
-    # Keys are the candidate `source` values (schemas/candidates.py).
-    return {"als": 1.0, "listeners_like_you": 0.1, "popularity": 0.2}
+    # Keys are the candidate `source` values (schemas/candidates.py). A mature listener's.
+    return {"als": 1.0, "listeners_like_you": 0.1, "popularity": 0.2, "content": 0.3}
+
+
+def _default_new_listener_weights() -> dict[str, float]:
+    # A listener with no plays yet: what is popular and what sounds like their first plays.
+    return {"als": 0.2, "listeners_like_you": 0.0, "popularity": 1.0, "content": 1.0}
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,17 @@ class PlaylistConfig:
     # "friday" is Spotify's own cut, the week of releases that came out by Friday.
     release_radar_weekday: str = "sunday"
     similar_artists: int = 20  # per newly released artist, by ALS factors pooled per artist
+    # Exploration (see README, "Beyond the comfort zone"). Weights move from
+    # `new_listener_weights` to `source_weights` as a listener's plays in the look-back
+    # window grow to `mature_plays`.
+    new_listener_weights: dict[str, float] = field(default_factory=_default_new_listener_weights)
+    mature_plays: int = 50
+    content_moods: int = 3  # content candidates come from the listener's top moods
+    min_mood_share: float = 0.1  # a cluster is one of the listener's moods from this share
+    exploration_clusters: int = 2  # nearby clusters, not yet the listener's, explored
+    exploration_share: float = 0.2  # of Discover Weekly's slots, kept for exploration
+    max_tracks_per_album: int = 1
+    max_cluster_share: float = 0.5  # of Discover Weekly's slots, from any one cluster
 
     def __post_init__(self) -> None:
         weekdays = [calendar.day_name[d].lower() for d in range(7)]
@@ -85,6 +101,19 @@ class ClusteringConfig:
 
     k_values: tuple[int, ...] = (4, 6, 8, 10, 12)  # tried; the best silhouette wins
     max_iterations: int = 20
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class RerankerConfig:
+    """The likeability re-ranker (jobs/rerank.py): an MLP predicting a completed play
+    rather than an early skip. Off by default: see README for why."""
+
+    enabled: bool = False
+    hidden_layers: tuple[int, ...] = (32, 16)
+    max_iterations: int = 200
+    validation_share: float = 0.2  # of listeners, held out to report accuracy and AUC
+    max_training_rows: int = 200_000
     seed: int = 42
 
 
@@ -137,6 +166,7 @@ class PipelineConfig:
     playlists: PlaylistConfig = field(default_factory=PlaylistConfig)
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
     spotify: SpotifyConfig = field(default_factory=SpotifyConfig)
+    reranker: RerankerConfig = field(default_factory=RerankerConfig)
 
     @classmethod
     @classmethod
@@ -171,6 +201,7 @@ class PipelineConfig:
             "playlists": PlaylistConfig,
             "clustering": ClusteringConfig,
             "spotify": SpotifyConfig,
+            "reranker": RerankerConfig,
         }
         scalars = {}
         for key, value in settings.items():

@@ -18,7 +18,15 @@ from jobs.weeks import parse_week
 JobBody = Callable[[SparkSession, PipelineConfig, date, dict], None]
 
 
-def run_job(stage: str, argv: Sequence[str] | None, body: JobBody, description: str) -> None:
+def run_job(
+    stage: str,
+    argv: Sequence[str] | None,
+    body: JobBody,
+    description: str,
+    enabled: Callable[[PipelineConfig], bool] | None = None,
+) -> None:
+    """Run `body` for `--week` in a fresh session; a stage that `enabled` says is off in
+    this config records that and starts no Spark (a JVM for nothing costs ~15 s a run)."""
     parser = argparse.ArgumentParser(prog=f"jobs/{stage}.py", description=description)
     parser.add_argument("--week", required=True, type=parse_week, help="Monday, YYYY-MM-DD")
     parser.add_argument("--config", default=None, help="TOML config file (default: WP_CONFIG)")
@@ -28,6 +36,10 @@ def run_job(stage: str, argv: Sequence[str] | None, body: JobBody, description: 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     config = PipelineConfig.load(args.config)
     with week_lock(config, args.week, stage), stage_record(config, args.week, stage) as record:
+        if enabled is not None and not enabled(config):
+            logging.getLogger(__name__).info("%s is off in this config: nothing to do", stage)
+            record["rows"][stage] = 0
+            return
         spark = spark_session(config, f"weekly-playlists-{stage}-{args.week}")
         try:
             body(spark, config, args.week, record["rows"])

@@ -6,6 +6,8 @@ each listener played (not skipped early) in [W, W+7) and had never played before
 on the same listeners, top 30 each:
 
 * `weekly_playlists` - the published Discover Weekly of week W (our pipeline);
+* `without_exploration` / `with_reranker` - ours rebuilt from the same week's tables with
+                       the audio sources off, and with the likeability re-ranker toggled;
 * `popularity`       - the most-listened tracks of the look-back window, unplayed ones;
 * `implicit_defaults`- `implicit` ALS with library defaults on raw play counts, `recommend`
                        with its already-liked filter;
@@ -26,6 +28,7 @@ import html
 import io
 import logging
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -37,6 +40,8 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import playlists as playlists_job
+from jobs import rerank
 from jobs.candidates import popularity_candidates
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
@@ -44,6 +49,7 @@ from jobs.history import played_tracks
 from jobs.ingest import parse_events
 from jobs.matrix import UserItems, to_user_items
 from jobs.metrics import ranking_report
+from jobs.rules import read_controls
 from jobs.runlog import run_dir
 from jobs.tables import read_raw_days, read_table, read_week, table_path, write_week
 from jobs.train_als import fit_spark_model
@@ -133,6 +139,39 @@ def spark_als_recs(
     return spark_recommend_all(model, confidences, k)
 
 
+def discover_weekly_variants(
+    spark: SparkSession, config: PipelineConfig, week: date
+) -> dict[str, PipelineConfig]:
+    """Our Discover Weekly built other ways from the same week's tables, to show what each
+    part buys: without the audio sources (no exploration slots, no content candidates), and
+    with the likeability re-ranker toggled (trained here for the week when it is off)."""
+    settings = config.playlists
+    no_audio = {**settings.source_weights, "content": 0.0}
+    variants = {
+        "without_exploration": replace(
+            config,
+            playlists=replace(
+                settings,
+                exploration_share=0.0,
+                source_weights=no_audio,
+                new_listener_weights={**settings.new_listener_weights, "content": 0.0},
+            ),
+        )
+    }
+    toggled = replace(
+        config, reranker=replace(config.reranker, enabled=not config.reranker.enabled)
+    )
+    if toggled.reranker.enabled:
+        rerank.run(spark, toggled, week, {})  # the week's likeability, for this variant
+    variants["with_reranker" if toggled.reranker.enabled else "without_reranker"] = toggled
+    return variants
+
+
+def discover_weekly_recs(spark: SparkSession, config: PipelineConfig, week: date) -> pd.DataFrame:
+    built = playlists_job.discover_weekly(spark, config, week, read_controls(spark, config, week))
+    return built.select("user_id", "track_id", F.col("position").alias("rank")).toPandas()
+
+
 def evaluate_week(spark: SparkSession, config: PipelineConfig, week: date) -> pd.DataFrame:
     """Metrics per method for `week` as a long frame (method, metric, value)."""
     next_week = week + timedelta(days=7)
@@ -170,6 +209,8 @@ def evaluate_week(spark: SparkSession, config: PipelineConfig, week: date) -> pd
             .toPandas()
         ),
     )
+    for variant, variant_config in discover_weekly_variants(spark, config, week).items():
+        timed(variant, partial(discover_weekly_recs, spark, variant_config, week))
     timed("popularity", lambda: popularity_recs(interactions_df, played, week, K).toPandas())
     play_counts = pairs.filter(pa.compute.greater(pairs.column("plays"), 0))
     timed(

@@ -20,6 +20,7 @@ from jobs import (
     interactions,
     playlists,
     publish,
+    rerank,
     train_als,
     validate,
 )
@@ -34,6 +35,7 @@ STAGES = (
     ("train_als", train_als.run),
     ("clusters", clusters.run),
     ("candidates", candidates.run),
+    ("rerank", rerank.run),
     ("playlists", playlists.run),
     ("validate_playlists", partial(validate.run, table="playlists")),
     ("publish", publish.run),

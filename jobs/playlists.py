@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from functools import reduce
 from typing import Sequence
 
 from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -28,7 +29,8 @@ from jobs.rules import (
 from jobs.tables import read_control, read_week, staged_week, with_schema
 from jobs.weeks import release_window, week_start
 from schemas import candidates as candidates_schema
-from schemas import catalog, model
+from schemas import catalog, model, rerank
+from schemas import clusters as clusters_schema
 from schemas import interactions as interactions_schema
 from schemas import playlists as schema
 
@@ -37,51 +39,71 @@ def _number_within(df: DataFrame, by: list[str], order: list) -> DataFrame:
     return df.withColumn("_n", F.row_number().over(Window.partitionBy(*by).orderBy(*order)))
 
 
-def _cap_and_number(df: DataFrame, config: PlaylistConfig) -> DataFrame:
-    """At most `max_tracks_per_artist` per artist, then the best `length` tracks, numbered."""
-    best_first = [F.desc("score"), F.asc("track_id")]
-    varied = _number_within(df, ["user_id", "artist_id"], best_first).where(
-        F.col("_n") <= config.max_tracks_per_artist
-    )
-    return (
-        _number_within(varied.drop("_n"), ["user_id"], best_first)
-        .where(F.col("_n") <= config.length)
-        .withColumn("position", F.col("_n"))
-        .drop("_n")
-    )
+def _cap(df: DataFrame, by: list[str], limit: int) -> DataFrame:
+    """At most `limit` rows per `by` group (rows with a null key are not capped), best first."""
+    numbered = _number_within(df, by, [F.desc("score"), F.asc("track_id")])
+    keys = reduce(lambda both, key: both & F.col(key).isNotNull(), by[1:], F.lit(True))
+    return numbered.where((F.col("_n") <= limit) | ~keys).drop("_n")
 
 
-# Why a Discover Weekly track was chosen, by the source that contributed most to it.
+# Why a Discover Weekly track was chosen, by the source that contributed most to it; the
+# blank is the artist's name, or for the audio sources the label of the track's cluster.
 DISCOVER_REASONS = {
     schema.SOURCE_ALS: "Picked for your taste: %s sounds like what you play",
     schema.SOURCE_LISTENERS_LIKE_YOU: "Listeners with taste like yours play %s",
     schema.SOURCE_POPULARITY: "Popular with listeners right now: %s",
+    schema.SOURCE_CONTENT: "New in your %s mix",
+    schema.SOURCE_EXPLORATION: "Beyond your usual, close to what you play: %s",
 }
+AUDIO_SOURCES = (schema.SOURCE_CONTENT, schema.SOURCE_EXPLORATION)
 
 
 def _literal_map(mapping: dict) -> Column:
     return F.create_map(*[F.lit(part) for pair in mapping.items() for part in pair])
 
 
-def blend_candidates(candidates: DataFrame, weights: dict[str, float], depth: int) -> DataFrame:
+def listener_maturity(interactions: DataFrame, mature_plays: int) -> DataFrame:
+    """(user_id, maturity): plays in the look-back window / `mature_plays`, at most 1."""
+    return interactions.groupBy("user_id").agg(
+        F.least(F.lit(1.0), F.sum("plays") / F.lit(float(mature_plays))).alias("maturity")
+    )
+
+
+def source_weight(config: PlaylistConfig) -> Column:
+    """Each candidate row's weight: `source_weights` for a mature listener,
+    `new_listener_weights` for one with no plays, in proportion to `maturity` between."""
+    for name, weights in (
+        ("source_weights", config.source_weights),
+        ("new_listener_weights", config.new_listener_weights),
+    ):
+        unknown = set(weights) - set(candidates_schema.SOURCES)
+        if unknown:
+            raise ValueError(
+                f"{name} names unknown source(s) {sorted(unknown)}; "
+                f"known: {', '.join(candidates_schema.SOURCES)}"
+            )
+
+    def weight(weights: dict[str, float]) -> Column:
+        return F.coalesce(_literal_map(weights)[F.col("source")], F.lit(0.0))
+
+    maturity = F.col("maturity")
+    return weight(config.source_weights) * maturity + weight(config.new_listener_weights) * (
+        1.0 - maturity
+    )
+
+
+def blend_candidates(candidates: DataFrame, weight: Column, depth: int) -> DataFrame:
     """One ranking per user from every candidate source, by rank (not raw score):
 
         r_s(u, t)   = max(0, 1 - (rank_s(u, t) - 1) / depth)     1 for a source's first pick
-        score(u, t) = sum_s w_s * r_s(u, t)
-        source(u, t) = argmax_s w_s * r_s(u, t)                  the largest contribution
+        score(u, t) = sum_s w_s(u) * r_s(u, t)
+        source(u, t) = argmax_s w_s(u) * r_s(u, t)               the largest contribution
 
-    Ranks because the sources' scales (dot products, neighbour votes, listener counts) do
-    not compare and their orders do; `depth` is the candidate list length, so the k-th
-    pick of any source is worth the same before weighting. A track several sources propose
-    appears once, with the summed score. Sources with no positive weight are left out.
-    Returns (user_id, track_id, score, source)."""
-    unknown = set(weights) - set(candidates_schema.SOURCES)
-    if unknown:
-        raise ValueError(
-            f"source_weights names unknown source(s) {sorted(unknown)}; "
-            f"known: {', '.join(candidates_schema.SOURCES)}"
-        )
-    weight = _literal_map({source: float(w) for source, w in weights.items()})[F.col("source")]
+    Ranks because the sources' scales (dot products, neighbour votes, listener counts,
+    cosines) do not compare and their orders do; `depth` is the candidate list length, so
+    the k-th pick of any source is worth the same before weighting. A track several sources
+    propose appears once, with the summed score. Rows whose weight is not positive are left
+    out. Returns (user_id, track_id, score, source)."""
     rank_score = F.greatest(F.lit(0.0), 1.0 - (F.col("rank") - 1) / F.lit(float(depth)))
     contributions = (
         candidates.withColumn("weight", weight)
@@ -95,6 +117,63 @@ def blend_candidates(candidates: DataFrame, weights: dict[str, float], depth: in
     )
 
 
+def _apply_likeability(blended: DataFrame, likeability: DataFrame) -> DataFrame:
+    """score x likeability / the listener's mean likeability: a candidate the re-ranker
+    could not score (no audio features) keeps its score, and so does an average one."""
+    mean = F.avg("likeability").over(Window.partitionBy("user_id"))
+    factor = F.coalesce(F.col("likeability") / mean, F.lit(1.0))
+    return (
+        blended.join(
+            likeability.select("user_id", "track_id", "likeability"),
+            ["user_id", "track_id"],
+            "left",
+        )
+        .withColumn("score", F.col("score") * factor)
+        .drop("likeability")
+    )
+
+
+def _exploration_picks(candidates: DataFrame, depth: int) -> DataFrame:
+    """(user_id, track_id, score, source) of the exploration source, scored like a blend
+    with weight 1: they fill their own quota of slots, not the blended ranking."""
+    return blend_candidates(
+        candidates.where(F.col("source") == schema.SOURCE_EXPLORATION), F.lit(1.0), depth
+    )
+
+
+def _select_with_exploration(df: DataFrame, config: PlaylistConfig) -> DataFrame:
+    """`length` tracks per user: the best `exploration_share` of the slots from the
+    exploration rows (`explore`), the rest from the blended ranking, either side filling
+    in when the other runs short; positions interleave the two evenly."""
+    quota = round(config.length * config.exploration_share)
+    per_user = Window.partitionBy("user_id")
+    counted = _number_within(
+        df, ["user_id", "explore"], [F.desc("score"), F.asc("track_id")]
+    ).withColumns(
+        {
+            "_explore_rows": F.sum(F.col("explore").cast("int")).over(per_user),
+            "_main_rows": F.sum((~F.col("explore")).cast("int")).over(per_user),
+        }
+    )
+    explore_taken = F.least(
+        F.col("_explore_rows"),
+        F.greatest(F.lit(quota), F.lit(config.length) - F.col("_main_rows")),
+    )
+    taken = F.when(F.col("explore"), explore_taken).otherwise(
+        F.least(F.col("_main_rows"), F.lit(config.length) - explore_taken)
+    )
+    chosen = counted.withColumn("_taken", taken).where(F.col("_n") <= F.col("_taken"))
+    # The k-th of n picks of either kind sits at (k - 0.5) / n of the playlist.
+    spread = (F.col("_n") - 0.5) / F.col("_taken")
+    return (
+        _number_within(
+            chosen.withColumn("_at", spread), ["user_id"], ["_at", "explore", "track_id"]
+        )
+        .withColumn("position", F.col("_n"))
+        .drop("_n", "_taken", "_at", "_explore_rows", "_main_rows")
+    )
+
+
 def build_discover_weekly(
     candidates: DataFrame,
     tracks: DataFrame,
@@ -103,30 +182,81 @@ def build_discover_weekly(
     model_version: str,
     week: date,
     config: PlaylistConfig,
+    maturity: DataFrame | None = None,
+    track_moods: DataFrame | None = None,
+    likeability: DataFrame | None = None,
 ) -> DataFrame:
-    """`length` never-played tracks per listener from every candidate source, blended by
-    `source_weights` (see `blend_candidates`), within the listener's controls and the
-    platform rules (`jobs.rules`), preferred genres favoured, Discovery Mode boosts applied,
-    at most `max_tracks_per_artist` per artist. `score` is the final score; `source` and
-    `reason` name the main contributor.
+    """`length` never-played tracks per listener.
 
+    * Every source but exploration is blended (`blend_candidates`) with weights that move
+      from `new_listener_weights` to `source_weights` with the listener's `maturity`
+      (user_id, maturity in [0, 1]; without it everyone counts as mature).
+    * `likeability` (user_id, track_id, likeability in [0, 1]; jobs/rerank.py), when
+      given, scales the blended score by likeability over the listener's mean.
+    * `exploration_share` of the slots go to the exploration source (nearby audio clusters
+      the listener does not play yet), interleaved with the rest.
+    * Within the listener's controls and the platform rules (`jobs.rules`), preferred genres
+      favoured, Discovery Mode boosts applied; at most `max_tracks_per_artist` per artist,
+      `max_tracks_per_album` per album and `max_cluster_share` of the playlist per audio
+      cluster (`track_moods`: track_id, cluster, label).
+
+    `score` is the final score; `source` and `reason` name the main contributor.
     Never-played means never, excluded contexts included (see `Controls.played`)."""
-    blended = blend_candidates(candidates, config.source_weights, config.candidates_per_user)
-    unplayed = blended.join(controls.played, ["user_id", "track_id"], "left_anti")
+    depth = config.candidates_per_user
+    users = candidates.select("user_id").distinct()
+    with_maturity = candidates.join(
+        maturity if maturity is not None else users.withColumn("maturity", F.lit(1.0)),
+        "user_id",
+        "left",
+    ).fillna({"maturity": 0.0})
+    main = blend_candidates(
+        with_maturity.where(F.col("source") != schema.SOURCE_EXPLORATION),
+        source_weight(config),
+        depth,
+    )
+    if likeability is not None:
+        main = _apply_likeability(main, likeability)
+    explore = _exploration_picks(candidates, depth).join(
+        main.select("user_id", "track_id"), ["user_id", "track_id"], "left_anti"
+    )
+    pooled = main.withColumn("explore", F.lit(False)).unionByName(
+        explore.withColumn("explore", F.lit(True))
+    )
+    unplayed = pooled.join(controls.played, ["user_id", "track_id"], "left_anti")
     allowed = prefer_genres(
         remove_disallowed(unplayed, tracks, controls),
         artists,
         controls,
         config.preferred_genre_boost,
     )
-    scored = apply_discovery_mode(allowed, controls, config.max_boosted_per_playlist).join(
-        artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left"
+    moods = (
+        track_moods
+        if track_moods is not None
+        else tracks.select(
+            "track_id",
+            F.lit(None).cast("int").alias("cluster"),
+            F.lit(None).cast("string").alias("label"),
+        )
     )
-    reason = F.printf(
-        _literal_map(DISCOVER_REASONS)[F.col("source")],
-        F.coalesce("artist_name", F.lit("this artist")),
+    scored = (
+        apply_discovery_mode(allowed, controls, config.max_boosted_per_playlist)
+        .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
+        .join(moods.select("track_id", "cluster", "label"), "track_id", "left")
     )
-    playlist = _cap_and_number(scored, config).withColumns(
+    varied = _cap(
+        _cap(
+            _cap(scored, ["user_id", "artist_id"], config.max_tracks_per_artist),
+            ["user_id", "album_id"],
+            config.max_tracks_per_album,
+        ),
+        ["user_id", "cluster"],
+        max(1, int(config.length * config.max_cluster_share)),
+    )
+    named_by = F.when(
+        F.col("source").isin(*AUDIO_SOURCES), F.coalesce("label", F.lit("new sounds"))
+    ).otherwise(F.coalesce("artist_name", F.lit("this artist")))
+    reason = F.printf(_literal_map(DISCOVER_REASONS)[F.col("source")], named_by)
+    playlist = _select_with_exploration(varied, config).withColumns(
         {"reason": reason, "playlist_type": F.lit(schema.DISCOVER_WEEKLY)}
     )
     return _finish(playlist, model_version, week)
@@ -333,26 +463,53 @@ def _finish(playlist: DataFrame, model_version: str, week: date) -> DataFrame:
     )
 
 
+def _catalog_table(spark: SparkSession, config: PipelineConfig, name: str) -> DataFrame:
+    return spark.read.schema(catalog.TABLES[name]).parquet(str(config.catalog_dir / name))
+
+
+def discover_weekly(
+    spark: SparkSession, config: PipelineConfig, week: date, controls: Controls
+) -> DataFrame:
+    """The week's Discover Weekly from its tables, as `config` says to build it (the
+    playlist stage's, and evaluation's for its variants: without exploration, with the
+    re-ranker)."""
+    interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
+    track_moods = read_week(
+        spark, config, "track_clusters", clusters_schema.TRACK_CLUSTERS, week
+    ).join(
+        read_week(spark, config, "clusters", clusters_schema.CLUSTERS, week).select(
+            "cluster", "label"
+        ),
+        "cluster",
+    )
+    return build_discover_weekly(
+        read_week(spark, config, "candidates", candidates_schema.SCHEMA, week),
+        _catalog_table(spark, config, "tracks"),
+        _catalog_table(spark, config, "artists"),
+        controls,
+        read_week(spark, config, "models", model.MODELS, week).first()["model_version"],
+        week,
+        config.playlists,
+        maturity=listener_maturity(interactions, config.playlists.mature_plays),
+        track_moods=track_moods,
+        likeability=(
+            read_week(spark, config, "likeability", rerank.LIKEABILITY, week)
+            if config.reranker.enabled
+            else None
+        ),
+    )
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     settings = config.playlists
-
-    def catalog_table(name: str) -> DataFrame:
-        return spark.read.schema(catalog.TABLES[name]).parquet(str(config.catalog_dir / name))
-
-    tracks, albums, artists = (catalog_table(n) for n in ("tracks", "albums", "artists"))
+    tracks, albums, artists = (
+        _catalog_table(spark, config, n) for n in ("tracks", "albums", "artists")
+    )
     model_version = read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
     controls = read_controls(spark, config, week)
     controls.played.cache()
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
-    discover = build_discover_weekly(
-        read_week(spark, config, "candidates", candidates_schema.SCHEMA, week),
-        tracks,
-        artists,
-        controls,
-        model_version,
-        week,
-        settings,
-    )
+    discover = discover_weekly(spark, config, week, controls).cache()
     releases = new_releases(tracks, albums, week, config.playlists).cache()
     similar = similar_artists(
         artist_vectors(
@@ -392,6 +549,17 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     # Boosted impressions per Discovery Mode campaign: what the lower royalty rate bought.
     boosted = written.where(F.col("boosted")).groupBy("campaign_id").count().collect()
     rows.update({f"boosted_{row['campaign_id']}": row["count"] for row in boosted})
+    # What exploration bought: slots per source, and tracks nobody played in the look-back
+    # window (reachable only through the audio sources).
+    by_source = discover.groupBy("source").count().collect()
+    rows.update({f"discover_weekly_{row['source']}": row["count"] for row in by_source})
+    rows["discover_weekly_unplayed_tracks"] = (
+        discover.join(interactions.select("track_id").distinct(), "track_id", "left_anti")
+        .select("track_id")
+        .distinct()
+        .count()
+    )
+    discover.unpersist()
     releases.unpersist()
     controls.played.unpersist()
 

@@ -84,6 +84,7 @@ def render_report(config: PipelineConfig, week: date, failed_stage: str | None =
         _validation_section(validations, week, data_docs_dir(run_dir(config, week))),
         _playlists_section(con, config) if published else _not_published_section(week),
         _clusters_section(con, config, week) if has_clusters else _no_clusters_section(week),
+        _reranker_section(con, config, week),
         _metrics_section(config, con, week),
     ]
     return _page(f"weekly-playlists run report, week {week}", body)
@@ -559,6 +560,65 @@ def _clusters_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig, we
         Html(f'<div class="plots">{"".join(plots)}</div>'),
         _table(header, clusters, numeric={0, 2}),
     )
+
+
+RERANKER_FIGURES = (
+    ("accuracy", "train_accuracy", "validation_accuracy"),
+    ("ROC AUC", "train_auc", "validation_auc"),
+    ("plays", "train_rows", "validation_rows"),
+)
+
+
+def _reranker_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date) -> Html:
+    """The week's `reranker_metrics` row (jobs/rerank.py): accuracy and AUC of the
+    likeability network on its training plays and on held-out listeners."""
+    title = "Likeability re-ranker"
+    if not config.reranker.enabled:
+        return _section(title, _unavailable("re-ranker off (reranker.enabled = false)"))
+    found = _reranker_row(con, config, week)
+    if found is None:
+        return _section(
+            title,
+            _unavailable(f"no reranker_metrics row for week {week} (the rerank stage has not run)"),
+        )
+    rows = [
+        (name, *(_figure_text(found[column]) for column in columns))
+        for name, *columns in RERANKER_FIGURES
+    ]
+    completed = found["positive_share"]
+    features = (
+        f"features as of {found['features_week']:%Y-%m-%d}"
+        if found["features_week"] < week
+        else "features of this week itself, which saw the training plays: figures optimistic"
+    )
+    note = (
+        f"{completed:.1%} of the plays completed (always guessing the larger class scores "
+        f"{max(completed, 1 - completed):.4f} accuracy) · {features} · "
+        f"fitted in {found['train_seconds']:.1f} s"
+    )
+    return _section(
+        title,
+        _table(("", "training", "held-out listeners"), rows, numeric={1, 2}),
+        Html(f'<p class="meta">{_text(note)}</p>'),
+    )
+
+
+def _reranker_row(
+    con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date
+) -> dict[str, Any] | None:
+    """The week's reranker_metrics row by column name; None without one."""
+    if not _view_week(con, "week_reranker", table_path(config, "reranker_metrics"), week):
+        return None
+    cursor = con.execute("SELECT * FROM week_reranker LIMIT 1")
+    names = [column for column, *_ in cursor.description]
+    written = cursor.fetchall()
+    return dict(zip(names, written[0])) if written else None
+
+
+def _figure_text(value: int | float | None) -> str:
+    """A count with separators, a share or AUC with 4 decimals, or "n/a" (null: undefined,
+    e.g. held-out plays of one class only)."""
+    return "n/a" if value is None else _number(value, 4)
 
 
 def _metrics_section(config: PipelineConfig, con: duckdb.DuckDBPyConnection, week: date) -> Html:

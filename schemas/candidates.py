@@ -17,7 +17,9 @@ from pyspark.sql.types import (
 ALS = "als"  # ALS score u . v
 LISTENERS_LIKE_YOU = "listeners_like_you"  # tracks of the nearest users (user-user)
 POPULARITY = "popularity"  # most-listened tracks, for cold-start users
-SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY)
+CONTENT = "content"  # nearest to the listener's taste profile, within their moods
+EXPLORATION = "exploration"  # nearest to the taste profile, in nearby clusters not yet theirs
+SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY, CONTENT, EXPLORATION)
 
 SCHEMA = StructType(
     [

@@ -24,6 +24,9 @@ TRACK_CLUSTERS = StructType(
         StructField("cluster", IntegerType(), nullable=False),
         # Euclidean, in the min-max scaled feature space (every feature in [0, 1]).
         StructField("distance", DoubleType(), nullable=False),
+        # The track's min-max scaled audio features (cluster_models.features order): what
+        # taste profiles and content candidates compare.
+        StructField("features", ArrayType(DoubleType()), nullable=False),
         StructField("week", DateType(), nullable=False),
     ]
 )

@@ -31,6 +31,8 @@ SOURCE_PLAYED_ARTIST = "played_artist"
 SOURCE_SIMILAR_ARTIST = "similar_artist"
 SOURCE_LISTENERS_LIKE_YOU = "listeners_like_you"
 SOURCE_POPULARITY = "popularity"
+SOURCE_CONTENT = "content"  # sounds like the listener's taste, in one of their moods
+SOURCE_EXPLORATION = "exploration"  # a nearby mood the listener does not play yet
 SOURCES = (
     SOURCE_ALS,
     SOURCE_FOLLOWED_ARTIST,
@@ -38,6 +40,8 @@ SOURCES = (
     SOURCE_SIMILAR_ARTIST,
     SOURCE_LISTENERS_LIKE_YOU,
     SOURCE_POPULARITY,
+    SOURCE_CONTENT,
+    SOURCE_EXPLORATION,
 )
 
 SCHEMA = StructType(

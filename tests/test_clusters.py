@@ -116,3 +116,17 @@ def test_the_job_writes_three_tables_and_the_plot(spark, tmp_path):
     assert model["skipped_tracks"] == rows["skipped_tracks"]
     assert (config.runs_dir / f"week={WEEK}" / "clusters-k.png").stat().st_size > 1000
     assert (config.runs_dir / f"week={WEEK}" / "validation" / "track_clusters.json").exists()
+
+
+def test_a_catalog_without_audio_features_gets_empty_cluster_partitions(spark, tmp_path):
+    config = replace(PipelineConfig.load(env={"WP_HOME": str(tmp_path)}), hive_catalog=False)
+    generate(config, WEEK, users=20, tracks=50, weeks=1, seed=5)
+    features = config.catalog_dir / "audio_features"
+    table = pq.read_table(features)
+    pq.write_table(table.slice(0, 0), next(features.glob("*.parquet")))  # none served
+    rows = {}
+    clusters.run(spark, config, WEEK, rows)
+    assert rows == {"track_clusters": 0, "clusters": 0, "skipped_tracks": 50}
+    for table_name in ("track_clusters", "clusters"):
+        assert spark.read.parquet(str(config.warehouse_dir / table_name)).count() == 0
+    assert not (config.warehouse_dir / "cluster_models").exists()

@@ -34,12 +34,13 @@ def test_task_order(dagbag):
     downstream = {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
     assert downstream == {
         "resolve_week": ["announce_playlists", "cluster_tracks", "validate_raw_events"],
-        "cluster_tracks": ["publish_playlists"],
+        "cluster_tracks": ["score_candidates"],
         "validate_raw_events": ["ingest_events"],
         "ingest_events": ["build_interactions"],
         "build_interactions": ["train_als"],
         "train_als": ["score_candidates"],
-        "score_candidates": ["assemble_playlists"],
+        "score_candidates": ["rerank_candidates"],
+        "rerank_candidates": ["assemble_playlists"],
         "assemble_playlists": ["validate_playlists"],
         "validate_playlists": ["publish_playlists"],
         "publish_playlists": ["announce_playlists"],

@@ -159,6 +159,7 @@ def test_validation_results_and_stage_records_are_kept(published):
         "train_als",
         "clusters",
         "candidates",
+        "rerank",
         "playlists",
         "publish",
     } <= stages
@@ -198,3 +199,64 @@ def test_tables_are_registered_in_spark_catalog(published):
         tables.split(",")
     )
     assert int(rows) == scalar(con, f"SELECT count(*) FROM playlists WHERE week = DATE '{WEEK}'")
+
+
+def _week_views(config, con, *tables):
+    for table in tables:
+        con.execute(
+            f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
+            f"'{config.warehouse_dir}/{table}/week={WEEK}/*.parquet')"
+        )
+
+
+def test_exploration_reaches_new_moods_and_never_played_tracks(published):
+    config, con = published
+    _week_views(config, con, "taste_profiles", "track_clusters", "clusters")
+    min_share = config.playlists.min_mood_share
+    con.execute(
+        f"""CREATE OR REPLACE VIEW own_moods AS
+        SELECT user_id, m.cluster FROM taste_profiles, unnest(moods) AS t(m)
+        WHERE m.share >= {min_share}"""
+    )
+    discover = f"playlists WHERE week = DATE '{WEEK}' AND playlist_type = 'discover_weekly'"
+    # Exploration slots come from clusters that are not the listener's moods...
+    explored = scalar(con, f"SELECT count(*) FROM {discover} AND source = 'exploration'")
+    assert explored > 0
+    in_own_mood = f"""
+        SELECT count(*) FROM {discover} AND source = 'exploration' AND EXISTS (
+          SELECT 1 FROM own_moods o JOIN track_clusters c ON c.cluster = o.cluster
+          WHERE o.user_id = playlists.user_id AND c.track_id = playlists.track_id)"""
+    assert scalar(con, in_own_mood) == 0
+    # ... and every listener with a profile and a cluster left to explore gets some,
+    # the listeners with the fewest moods included.
+    unexplored = f"""
+        SELECT count(*) FROM taste_profiles t
+        WHERE (SELECT count(*) FROM own_moods o WHERE o.user_id = t.user_id)
+              < (SELECT count(*) FROM clusters)
+          AND t.user_id IN (SELECT user_id FROM {discover})
+          AND t.user_id NOT IN (SELECT user_id FROM {discover} AND source = 'exploration')"""
+    assert scalar(con, unexplored) == 0
+    # Tracks nobody ever played reach playlists, through the audio sources only.
+    never_played = f"""
+        SELECT source, count(*) FROM {discover} AND track_id NOT IN (
+          SELECT track_id FROM raw
+          WHERE event_type = 'play' AND ts < TIMESTAMPTZ '{WEEK} 00:00:00+00')
+        GROUP BY source"""
+    by_source = dict(con.execute(never_played).fetchall())
+    assert by_source and set(by_source) <= {"content", "exploration"}
+
+
+def test_at_most_one_track_per_album_and_half_the_playlist_per_cluster(published):
+    config, con = published
+    _week_views(config, con, "track_clusters")
+    per_album = f"""
+        SELECT max(n) FROM (SELECT count(*) n FROM playlists p JOIN tracks t USING (track_id)
+        WHERE week = DATE '{WEEK}' AND playlist_type = 'discover_weekly'
+        GROUP BY user_id, t.album_id)"""
+    assert scalar(con, per_album) == 1
+    per_cluster = f"""
+        SELECT max(n) FROM (
+          SELECT count(*) n FROM playlists p JOIN track_clusters c USING (track_id)
+        WHERE week = DATE '{WEEK}' AND playlist_type = 'discover_weekly'
+        GROUP BY user_id, c.cluster)"""
+    assert scalar(con, per_cluster) <= 15

@@ -2,6 +2,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.config import PlaylistConfig
 from jobs.playlists import (
@@ -11,9 +12,11 @@ from jobs.playlists import (
     build_discover_weekly,
     build_release_radar,
     cared_artists,
+    listener_maturity,
     new_releases,
     release_radar_artists,
     similar_artists,
+    source_weight,
 )
 from schemas import candidates as candidates_schema
 from schemas import catalog, model
@@ -30,6 +33,7 @@ CONFIG = PlaylistConfig(
     max_tracks_per_artist=2,
     release_radar_days=7,
     source_weights={"als": 1.0, "listeners_like_you": 0.5, "popularity": 0.2},
+    max_tracks_per_album=3,  # the tests below that are about albums lower it
 )
 
 
@@ -267,7 +271,8 @@ def test_blend_sums_weighted_rank_scores_and_credits_the_main_contributor(spark)
             ("u1", "popularity", ["m2"]),
         ],
     )
-    rows = blend_candidates(candidates, CONFIG.source_weights, depth=10).collect()
+    mature = candidates.withColumn("maturity", F.lit(1.0))
+    rows = blend_candidates(mature, source_weight(CONFIG), depth=10).collect()
     got = {r["track_id"]: (r["score"], r["source"]) for r in rows}
     # r = 1 - (rank - 1) / 10: als t1 1.0, t2 0.9, t3 0.8, m1 0.2; listeners t3 1.0, m1 0.9.
     assert got == {
@@ -280,9 +285,10 @@ def test_blend_sums_weighted_rank_scores_and_credits_the_main_contributor(spark)
 
 
 def test_blend_rejects_an_unknown_source_weight(spark):
-    candidates = _candidates(spark, [("u1", "als", ["t1"])])
-    with pytest.raises(ValueError, match="alss"):
-        blend_candidates(candidates, {"alss": 1.0}, depth=10)
+    with pytest.raises(ValueError, match="source_weights names unknown source.*alss"):
+        source_weight(replace(CONFIG, source_weights={"alss": 1.0}))
+    with pytest.raises(ValueError, match="new_listener_weights names unknown source.*pop"):
+        source_weight(replace(CONFIG, new_listener_weights={"pop": 1.0}))
 
 
 def test_discover_weekly_blends_sources_and_serves_cold_start_users(
@@ -316,3 +322,134 @@ def test_discover_weekly_blends_sources_and_serves_cold_start_users(
 
 def test_every_candidate_source_has_a_reason():
     assert set(DISCOVER_REASONS) == set(candidates_schema.SOURCES)
+
+
+def _discover(catalog_frames, controls, candidates, config, **inputs) -> list:
+    """Discover Weekly rows, by listener and position."""
+    tracks, _, artists = catalog_frames
+    rows = build_discover_weekly(
+        candidates, tracks, artists, controls, "v1", WEEK, config, **inputs
+    ).collect()
+    return sorted(rows, key=lambda r: (r["user_id"], r["position"]))
+
+
+def _moods(spark, clusters: dict[str, int]):
+    """track_moods rows: each track's cluster, labelled "mood <n>"."""
+    return spark.createDataFrame(
+        [(track, cluster, f"mood {cluster}") for track, cluster in clusters.items()],
+        "track_id string, cluster int, label string",
+    )
+
+
+def test_new_listeners_lean_on_popularity_and_content_mature_ones_on_als(
+    spark, catalog_frames, controls_at
+):
+    tracks, _, artists = catalog_frames
+    rows = [("u", "als", ["t1"]), ("u", "popularity", ["m1"]), ("u", "content", ["x1"])]
+    candidates = _candidates(spark, rows)
+    config = replace(
+        CONFIG,
+        length=1,
+        source_weights={"als": 1.0, "popularity": 0.1, "content": 0.2},
+        new_listener_weights={"als": 0.1, "popularity": 0.5, "content": 1.0},
+    )
+
+    def first_pick(plays: int) -> str:
+        interactions = spark.createDataFrame(
+            [("u", "t2", 1.0, plays)],
+            "user_id string, track_id string, confidence double, plays int",
+        )
+        maturity = listener_maturity(interactions, mature_plays=50)
+        (row,) = build_discover_weekly(
+            candidates, tracks, artists, controls_at(WEEK), "v1", WEEK, config, maturity=maturity
+        ).collect()
+        return row["source"]
+
+    assert first_pick(plays=1) == "content"  # 0.98 x 1.0 + 0.02 x 0.2 beats ALS's ~0.12
+    assert first_pick(plays=500) == "als"
+
+
+def test_exploration_gets_its_share_of_slots_interleaved(spark, catalog_frames, controls_at):
+    candidates = _candidates(
+        spark,
+        [("u", "als", ["t1", "n1", "m1", "m2"]), ("u", "exploration", ["x1", "t2", "n2"])],
+    )
+    config = replace(CONFIG, length=5, exploration_share=0.4, max_tracks_per_artist=5)
+    rows = _discover(
+        catalog_frames,
+        controls_at(WEEK),
+        candidates,
+        config,
+        track_moods=_moods(spark, {"x1": 2, "t2": 1}),
+    )
+    # Two exploration slots (the best two), three from the blend, interleaved; t2 is on
+    # t1's album "old" but the test config allows three per album.
+    assert [(r["track_id"], r["source"]) for r in rows] == [
+        ("t1", "als"),
+        ("x1", "exploration"),
+        ("n1", "als"),
+        ("t2", "exploration"),
+        ("m1", "als"),
+    ]
+    reasons = {r["track_id"]: r["reason"] for r in rows}
+    assert reasons["x1"] == "Beyond your usual, close to what you play: mood 2"
+
+
+def test_exploration_fills_in_when_the_blend_runs_short_and_vice_versa(
+    spark, catalog_frames, controls_at
+):
+    tracks, _, artists = catalog_frames
+    config = replace(CONFIG, length=3, exploration_share=0.4, max_tracks_per_artist=5)
+
+    def sources(rows):
+        found = build_discover_weekly(
+            _candidates(spark, rows), tracks, artists, controls_at(WEEK), "v1", WEEK, config
+        ).collect()
+        return sorted(r["source"] for r in found)
+
+    assert sources([("u", "als", ["t1"]), ("u", "exploration", ["x1", "m1", "m2"])]) == [
+        "als",
+        "exploration",
+        "exploration",
+    ]
+    assert sources([("u", "als", ["t1", "m1", "m2"]), ("u", "exploration", [])]) == ["als"] * 3
+
+
+def test_one_track_per_album_and_at_most_half_the_playlist_per_cluster(
+    spark, catalog_frames, controls_at
+):
+    candidates = _candidates(spark, [("u", "als", ["t1", "t2", "n1", "n2", "m1", "m2", "x1"])])
+    config = replace(
+        CONFIG, length=4, max_tracks_per_artist=5, max_tracks_per_album=1, max_cluster_share=0.5
+    )
+    rows = _discover(
+        catalog_frames,
+        controls_at(WEEK),
+        candidates,
+        config,
+        track_moods=_moods(spark, {"t1": 0, "n1": 0, "m1": 0, "x1": 1}),
+    )
+    # Best first: t1, t2, n1, n2, m1, m2, x1. One per album keeps t1 (old), n1 (new1),
+    # m1 (new2), x1 (new3); half of four slots per cluster then drops m1, the third of
+    # cluster 0. m2 lost its album to m1 before that, so three tracks remain.
+    assert sorted(r["track_id"] for r in rows) == ["n1", "t1", "x1"]
+
+
+def test_likeability_reorders_the_blend(spark, catalog_frames, controls_at):
+    tracks, _, artists = catalog_frames
+    candidates = _candidates(spark, [("u", "als", ["t1", "m1"])])
+    likeability = spark.createDataFrame(
+        [("u", "t1", 0.1), ("u", "m1", 0.9)], "user_id string, track_id string, likeability float"
+    )
+    config = replace(CONFIG, length=2)
+    rows = build_discover_weekly(
+        candidates,
+        tracks,
+        artists,
+        controls_at(WEEK),
+        "v1",
+        WEEK,
+        config,
+        likeability=likeability,
+    ).collect()
+    assert [r["track_id"] for r in sorted(rows, key=lambda r: r["position"])] == ["m1", "t1"]

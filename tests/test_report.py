@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from jobs.config import PipelineConfig
 from jobs.report import report_path, score_histogram, write_report
 from jobs.runlog import run_dir
 from jobs.tables import table_path
-from schemas import clusters, metrics, model, playlists
+from schemas import clusters, metrics, model, playlists, rerank
 
 WEEK = date(2026, 11, 23)
 PARTITION = f"week={WEEK.isoformat()}"
@@ -126,9 +127,29 @@ def _run_folder(config: PipelineConfig) -> None:
     _validation(config, "playlists", [not_null], "2026-11-23T07:59:09+00:00")
 
 
+def _reranker_metrics(config: PipelineConfig, features_week: date) -> None:
+    """The week's re-ranker row; its held-out plays were all of one class (no AUC)."""
+    _write(
+        table_path(config, "reranker_metrics") / PARTITION / "part-0.parquet",
+        {
+            "enabled": [True],
+            "features_week": [features_week],
+            "train_rows": [8000],
+            "validation_rows": [2000],
+            "positive_share": [0.78],
+            "train_accuracy": [0.8123],
+            "validation_accuracy": [0.7951],
+            "train_auc": [0.7712],
+            "validation_auc": pa.array([None], pa.float64()),
+            "train_seconds": [12.5],
+        },
+        _fields(rerank.RERANKER_METRICS, "week"),
+    )
+
+
 def _published_week(config: PipelineConfig) -> None:
-    """Both playlists for three listeners, two clusters, the model, the catalog's names
-    and one evaluation's metrics."""
+    """Both playlists for three listeners, two clusters, the model, the catalog's names,
+    one evaluation's metrics and the re-ranker's."""
     root = table_path(config, "playlists") / PARTITION
     for kind, scores, source in (
         (playlists.DISCOVER_WEEKLY, [0.5, 0.9, 1.2, 0.7, 0.8, 1.1], "als"),
@@ -193,9 +214,15 @@ def _published_week(config: PipelineConfig) -> None:
         },
         _fields(metrics.SCHEMA, "week"),
     )
+    _reranker_metrics(config, date(2026, 11, 16))
+
+
+def _with_reranker(config: PipelineConfig) -> PipelineConfig:
+    return replace(config, reranker=replace(config.reranker, enabled=True))
 
 
 def test_report_of_a_published_week(config):
+    config = _with_reranker(config)
     _run_folder(config)
     _published_week(config)
 
@@ -219,6 +246,11 @@ def test_report_of_a_published_week(config):
     # metrics and names from the catalog, escaped
     assert "ndcg@30" in page and "0.1234" in page and "weekly_playlists" in page
     assert html.escape(TRACK_NAME) in page and html.escape(ARTIST_NAME) in page
+    # the re-ranker: training and held-out figures, an undefined one as n/a
+    assert "Likeability re-ranker" in page and "0.8123" in page and "0.7951" in page
+    assert "0.7712" in page and "n/a" in page and "8,000" in page and "2,000" in page
+    assert "78.0% of the plays completed (always guessing the larger class scores 0.7800" in page
+    assert "features as of 2026-11-16" in page
     assert "<script" not in page and "<b>The Tags" not in page and "<img src=x>" not in page
     assert "not available" not in page
 
@@ -234,7 +266,18 @@ def test_a_week_that_failed_validation_before_publish_still_gets_a_report(config
     assert "not available: no clusters partition week=2026-11-23" in page
     assert "not available: no run_metrics for week 2026-11-23" in page
     assert "model: not available" in page
+    assert "not available: re-ranker off (reranker.enabled = false)" in page
     assert "data:image/png" not in page
+
+
+def test_an_enabled_reranker_without_metrics_or_with_in_sample_features_says_so(config):
+    config = _with_reranker(config)
+    page = write_report(config, WEEK).read_text()
+    assert "not available: no reranker_metrics row for week 2026-11-23" in page
+
+    _reranker_metrics(config, WEEK)  # no week before it: trained on the week's own features
+    page = write_report(config, WEEK).read_text()
+    assert "features of this week itself, which saw the training plays" in page
 
 
 def test_an_empty_run_folder_says_what_is_missing(config):

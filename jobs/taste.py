@@ -1,0 +1,291 @@
+"""Listeners' audio taste: where in the audio-feature space they listen, and in which moods.
+
+A taste profile is the confidence-weighted mean of the scaled feature vectors
+(`track_clusters.features`, every feature in [0, 1]) of the tracks a listener played in the
+look-back window; their moods are how that confidence spreads over the audio clusters.
+Tracks without features (no cluster) do not count. Listeners none of whose tracks have
+features get no profile.
+
+Two candidate sources compare the profile with every clustered track, played or not - so
+they reach new releases and the long tail, which ALS (trained on plays) cannot:
+
+* `content` - the tracks nearest the profile within the listener's top moods;
+* `exploration` - the tracks nearest the profile within the clusters, not yet the
+  listener's, whose centroids lie nearest the profile.
+
+"Nearest" is the cosine between profile and track after centring both on the catalog mean
+(see `content_candidates`). Like the other sources, each is one `mapInArrow` pass over
+listener batches against the broadcast track matrix (jobs/candidates.py), the allowed
+clusters a per-listener gate inside the same product: no listeners x tracks join.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.candidates import as_candidates, top_products_of_matrix
+from jobs.config import PlaylistConfig
+from schemas import candidates as candidates_schema
+
+
+def taste_profiles(interactions: DataFrame, track_clusters: DataFrame) -> DataFrame:
+    """(user_id, profile, moods) from interactions (user_id, track_id, confidence) and
+    track_clusters (track_id, cluster, features). Only positive confidence counts: a track
+    the listener skips is not their taste."""
+    liked = (
+        interactions.where(F.col("confidence") > 0)
+        .select("user_id", "track_id", "confidence")
+        .join(track_clusters.select("track_id", "cluster", "features"), "track_id")
+    )
+    profile = (
+        liked.select("user_id", "confidence", F.posexplode("features").alias("i", "value"))
+        .groupBy("user_id", "i")
+        .agg((F.sum(F.col("confidence") * F.col("value")) / F.sum("confidence")).alias("mean"))
+        .groupBy("user_id")
+        .agg(F.sort_array(F.collect_list(F.struct("i", "mean"))).alias("_by_index"))
+        .select("user_id", F.col("_by_index.mean").alias("profile"))
+    )
+    per_cluster = liked.groupBy("user_id", "cluster").agg(F.sum("confidence").alias("weight"))
+    moods = (
+        per_cluster.withColumn(
+            "share",
+            F.col("weight") / F.sum("weight").over(Window.partitionBy("user_id")),
+        )
+        .groupBy("user_id")
+        .agg(
+            # Largest share first; ties by cluster number, so the order is reproducible.
+            F.sort_array(
+                F.collect_list(F.struct(F.col("share"), (-F.col("cluster")).alias("neg"))),
+                asc=False,
+            ).alias("_ordered")
+        )
+        .select(
+            "user_id",
+            F.transform(
+                "_ordered",
+                lambda m: F.struct(
+                    (-m["neg"]).cast("int").alias("cluster"), m["share"].alias("share")
+                ),
+            ).alias("moods"),
+        )
+    )
+    return profile.join(moods, "user_id")
+
+
+@dataclass(frozen=True)
+class TrackSpace:
+    """The clustered tracks in the scaled audio-feature space; row i is `track_ids[i]`."""
+
+    track_ids: np.ndarray
+    clusters: np.ndarray  # each track's cluster
+    features: np.ndarray  # tracks x features, every feature in [0, 1]
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.clusters.max()) + 1
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The catalog's mean vector: the origin similarity is measured from."""
+        return self.features.mean(axis=0)
+
+
+def track_space(track_clusters: DataFrame) -> TrackSpace | None:
+    """The week's clustered tracks on the driver (they are broadcast to score anyway);
+    None when there are none. Raises ValueError on a partition written before `features`."""
+    table = track_clusters.select("track_id", "cluster", "features").orderBy("track_id").toArrow()
+    if table.num_rows == 0:
+        return None
+    features = table.column("features").combine_chunks()
+    if features.null_count:
+        raise ValueError(
+            f"{features.null_count} track_clusters rows have no `features`: the partition "
+            "predates them; run the clusters stage again for this week"
+        )
+    return TrackSpace(
+        track_ids=table.column("track_id").to_numpy(zero_copy_only=False),
+        clusters=table.column("cluster").to_numpy().astype(np.int64),
+        features=features.flatten().to_numpy().reshape(table.num_rows, -1),
+    )
+
+
+def _mood_masks(
+    moods: pa.ListArray, n_clusters: int, config: PlaylistConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(content, own), each rows x clusters: the clusters content candidates come from, and
+    the clusters exploration must leave alone.
+
+    content: the listener's largest `content_moods` moods of share >= `min_mood_share`.
+    A listener none of whose moods reaches that share (taste spread thin over many
+    clusters) still has a taste: they keep their largest `content_moods` moods, as the
+    threshold only exists to drop marginal moods beside strong ones.
+    own: every mood of share >= `min_mood_share`, plus the content clusters.
+    `moods` lists are largest share first (taste_profiles), so a list position is a rank."""
+    rows = moods.value_parent_indices().to_numpy()
+    entries = moods.flatten()  # struct_field, unlike .field(), honours slicing
+    cluster = pc.struct_field(entries, "cluster").to_numpy()
+    share = pc.struct_field(entries, "share").to_numpy()
+    position = np.arange(rows.size) - np.searchsorted(rows, rows)
+    strong = share >= config.min_mood_share
+    has_strong = np.zeros(len(moods), dtype=bool)
+    has_strong[rows[strong]] = True
+    chosen = (position < config.content_moods) & (strong | ~has_strong[rows])
+    content = np.zeros((len(moods), n_clusters), dtype=bool)
+    content[rows[chosen], cluster[chosen]] = True
+    own = content.copy()
+    own[rows[strong], cluster[strong]] = True
+    return content, own
+
+
+# (profiles of a batch, their moods) -> rows x clusters: the clusters each may be offered.
+ClusterChoice = Callable[[np.ndarray, pa.ListArray], np.ndarray]
+QUERIES = pa.schema(
+    [
+        pa.field("user_id", pa.string()),
+        pa.field("factors", pa.list_(pa.float32())),
+        pa.field("groups", pa.list_(pa.int32())),
+    ]
+)
+QUERIES_DDL = "user_id string, factors array<float>, groups array<int>"
+
+
+def _queries(profiles: DataFrame, mean: np.ndarray, choose: ClusterChoice) -> DataFrame:
+    """(user_id, factors, groups) for the scorer: each profile centred on `mean`, and the
+    clusters `choose` allows it; listeners allowed no cluster are left out."""
+
+    def build(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            vectors = batch.column("profile").flatten().to_numpy()
+            vectors = vectors.reshape(batch.num_rows, -1)
+            allowed = choose(vectors, batch.column("moods"))
+            kept = np.flatnonzero(allowed.any(axis=1))
+            allowed = allowed[kept]
+            centred = (vectors[kept] - mean).astype(np.float32)
+            dims = centred.shape[1]
+            yield pa.RecordBatch.from_arrays(
+                [
+                    batch.column("user_id").take(pa.array(kept)),
+                    pa.ListArray.from_arrays(
+                        pa.array(np.arange(0, centred.size + 1, dims), pa.int32()),
+                        pa.array(centred.ravel()),
+                    ),
+                    pa.ListArray.from_arrays(
+                        pa.array(np.r_[0, np.cumsum(allowed.sum(axis=1))], pa.int32()),
+                        pa.array(np.nonzero(allowed)[1], pa.int32()),
+                    ),
+                ],
+                schema=QUERIES,
+            )
+
+    return profiles.select("user_id", "profile", "moods").mapInArrow(build, QUERIES_DDL)
+
+
+def _nearest_tracks(
+    queries: DataFrame, space: TrackSpace, played: DataFrame, week: date, k: int, source: str
+) -> DataFrame:
+    """Top-`k` unplayed tracks per query by the centred cosine, within its clusters."""
+    scored = top_products_of_matrix(
+        queries,
+        space.track_ids,
+        space.features - space.mean,
+        played.select("user_id", F.col("track_id").alias("item_id")),
+        k,
+        cosine=True,
+        item_groups=space.clusters,
+    )
+    return as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
+
+
+def _no_candidates(profiles: DataFrame) -> DataFrame:
+    return profiles.sparkSession.createDataFrame([], candidates_schema.SCHEMA)
+
+
+def content_candidates(
+    profiles: DataFrame,
+    track_clusters: DataFrame,
+    played: DataFrame,
+    week: date,
+    k: int,
+    config: PlaylistConfig,
+) -> DataFrame:
+    """Top-`k` tracks per listener within their moods (see `_mood_masks`), by
+
+        sim(p, t) = (p - m) . (t - m) / (|p - m| |t - m|),
+
+    p the taste profile, t the track's scaled features, m the catalog's mean vector;
+    tracks the listener played are left out, tracks nobody played are in.
+
+    Why centred: scaled features are all in [0, 1], so every vector points into the same
+    positive orthant and the raw cosine of any two is typically above 0.8: it ranks by
+    how "mid-range" a track is more than by taste. Centred, a vector says how a track
+    differs from the typical one (more energetic, less acoustic...), the same reading as
+    the cluster labels (jobs/clusters.py `centroid_labels`), and the cosine spans [-1, 1].
+    The cosine ignores distance along that direction, on purpose: a profile is a mean, so
+    it sits nearer the middle than the tracks it averages, and the nearest points to it by
+    Euclidean distance would be the blandest tracks of the mood."""
+    space = track_space(track_clusters)
+    if space is None:
+        return _no_candidates(profiles)
+    n_clusters = space.n_clusters
+
+    def choose(vectors: np.ndarray, moods: pa.ListArray) -> np.ndarray:
+        return _mood_masks(moods, n_clusters, config)[0]
+
+    queries = _queries(profiles, space.mean, choose)
+    return _nearest_tracks(queries, space, played, week, k, candidates_schema.CONTENT)
+
+
+def exploration_candidates(
+    profiles: DataFrame,
+    track_clusters: DataFrame,
+    clusters: DataFrame,
+    played: DataFrame,
+    week: date,
+    k: int,
+    config: PlaylistConfig,
+) -> DataFrame:
+    """Top-`k` tracks per listener, by the same similarity as `content_candidates`, within
+    the `exploration_clusters` clusters nearest the profile (Euclidean distance to their
+    centroids in the scaled space) that are not the listener's own (see `_mood_masks`),
+    played tracks left out: a listener who only plays one cluster still explores its
+    neighbours."""
+    space = track_space(track_clusters)
+    if space is None:
+        return _no_candidates(profiles)
+    n_clusters = space.n_clusters
+    table = clusters.select("cluster", "centroid").toArrow()
+    ids = table.column("cluster").to_numpy()
+    inside = ids < n_clusters  # a cluster past the last with tracks has none to offer
+    centroids = np.zeros((n_clusters, space.features.shape[1]))
+    centroids[ids[inside]] = (
+        table.column("centroid").combine_chunks().flatten().to_numpy().reshape(len(ids), -1)
+    )[inside]
+    # Only clusters with a centroid and tracks can be explored.
+    unexplorable = np.ones(n_clusters, dtype=bool)
+    unexplorable[ids[inside]] = False
+    unexplorable |= np.bincount(space.clusters, minlength=n_clusters) == 0
+    centroid_norms = (centroids**2).sum(axis=1)
+
+    def choose(vectors: np.ndarray, moods: pa.ListArray) -> np.ndarray:
+        _, own = _mood_masks(moods, n_clusters, config)
+        # |p - c|^2 = |p|^2 - 2 p . c + |c|^2: one product for the batch.
+        distances = (vectors**2).sum(axis=1)[:, None] - 2 * vectors @ centroids.T + centroid_norms
+        distances[own | unexplorable] = np.inf
+        nearest = np.argsort(distances, axis=1, kind="stable")[:, : config.exploration_clusters]
+        allowed = np.zeros_like(own)
+        rows = np.arange(len(vectors))[:, None]
+        allowed[rows, nearest] = np.isfinite(distances[rows, nearest])
+        return allowed
+
+    queries = _queries(profiles, space.mean, choose)
+    return _nearest_tracks(queries, space, played, week, k, candidates_schema.EXPLORATION)
