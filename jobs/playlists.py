@@ -39,9 +39,14 @@ def _number_within(df: DataFrame, by: list[str], order: list) -> DataFrame:
     return df.withColumn("_n", F.row_number().over(Window.partitionBy(*by).orderBy(*order)))
 
 
-def _cap(df: DataFrame, by: list[str], limit: int) -> DataFrame:
-    """At most `limit` rows per `by` group (rows with a null key are not capped), best first."""
-    numbered = _number_within(df, by, [F.desc("score"), F.asc("track_id")])
+def _best_first() -> list[Column]:
+    return [F.desc("score"), F.asc("track_id")]
+
+
+def _cap(df: DataFrame, by: list[str], limit: int, order: list | None = None) -> DataFrame:
+    """At most `limit` rows per `by` group (rows with a null key are not capped), the first
+    by `order` (best score first by default) kept."""
+    numbered = _number_within(df, by, order or _best_first())
     keys = reduce(lambda both, key: both & F.col(key).isNotNull(), by[1:], F.lit(True))
     return numbered.where((F.col("_n") <= limit) | ~keys).drop("_n")
 
@@ -141,14 +146,18 @@ def _exploration_picks(candidates: DataFrame, depth: int) -> DataFrame:
     )
 
 
+def _exploration_quota(config: PlaylistConfig) -> int:
+    return round(config.length * config.exploration_share)
+
+
 def _select_with_exploration(df: DataFrame, config: PlaylistConfig) -> DataFrame:
     """`length` tracks per user: the best `exploration_share` of the slots from the
     exploration rows (`explore`), the rest from the blended ranking, either side filling
     in when the other runs short; positions interleave the two evenly."""
-    quota = round(config.length * config.exploration_share)
+    quota = _exploration_quota(config)
     per_user = Window.partitionBy("user_id")
     counted = _number_within(
-        df, ["user_id", "explore"], [F.desc("score"), F.asc("track_id")]
+        df, ["user_id", "explore"], _best_first()
     ).withColumns(
         {
             "_explore_rows": F.sum(F.col("explore").cast("int")).over(per_user),
@@ -243,15 +252,28 @@ def build_discover_weekly(
         .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
         .join(moods.select("track_id", "cluster", "label"), "track_id", "left")
     )
+    # Exploration and blended scores are on different scales: the caps compare rows by
+    # where they would sit in the interleaved playlist, so that an exploration pick is not
+    # dropped for sharing an artist with a blended pick far down the list.
+    quota = _exploration_quota(config)
+    slots = F.when(F.col("explore"), F.lit(max(quota, 1))).otherwise(
+        F.lit(max(config.length - quota, 1))
+    )
+    placed = _number_within(scored, ["user_id", "explore"], _best_first()).withColumn(
+        "_at", (F.col("_n") - 0.5) / slots
+    )
+    by_place = [F.asc("_at"), F.asc("track_id")]
     varied = _cap(
         _cap(
-            _cap(scored, ["user_id", "artist_id"], config.max_tracks_per_artist),
+            _cap(placed, ["user_id", "artist_id"], config.max_tracks_per_artist, by_place),
             ["user_id", "album_id"],
             config.max_tracks_per_album,
+            by_place,
         ),
         ["user_id", "cluster"],
         max(1, int(config.length * config.max_cluster_share)),
-    )
+        by_place,
+    ).drop("_n", "_at")
     named_by = F.when(
         F.col("source").isin(*AUDIO_SOURCES), F.coalesce("label", F.lit("new sounds"))
     ).otherwise(F.coalesce("artist_name", F.lit("this artist")))
@@ -406,7 +428,7 @@ def build_release_radar(
         config.max_boosted_per_playlist,
     )
     one_per_release = _number_within(
-        scored, ["user_id", "album_id"], [F.desc("score"), F.asc("track_id")]
+        scored, ["user_id", "album_id"], _best_first()
     ).where(F.col("_n") == 1)
     named = (
         one_per_release.drop("_n")

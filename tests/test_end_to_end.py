@@ -251,12 +251,12 @@ def test_at_most_one_track_per_album_and_half_the_playlist_per_cluster(published
     _week_views(config, con, "track_clusters")
     per_album = f"""
         SELECT max(n) FROM (SELECT count(*) n FROM playlists p JOIN tracks t USING (track_id)
-        WHERE week = DATE '{WEEK}' AND playlist_type = 'discover_weekly'
-        GROUP BY user_id, t.album_id)"""
+        WHERE p.week = DATE '{WEEK}' AND p.playlist_type = 'discover_weekly'
+        GROUP BY p.user_id, t.album_id)"""
     assert scalar(con, per_album) == 1
     per_cluster = f"""
         SELECT max(n) FROM (
           SELECT count(*) n FROM playlists p JOIN track_clusters c USING (track_id)
-        WHERE week = DATE '{WEEK}' AND playlist_type = 'discover_weekly'
-        GROUP BY user_id, c.cluster)"""
+        WHERE p.week = DATE '{WEEK}' AND p.playlist_type = 'discover_weekly'
+        GROUP BY p.user_id, c.cluster)"""
     assert scalar(con, per_cluster) <= 15

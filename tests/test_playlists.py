@@ -415,6 +415,29 @@ def test_exploration_fills_in_when_the_blend_runs_short_and_vice_versa(
     assert sources([("u", "als", ["t1", "m1", "m2"]), ("u", "exploration", [])]) == ["als"] * 3
 
 
+def test_an_exploration_pick_keeps_its_artist_against_a_blended_pick_further_down(
+    spark, catalog_frames, controls_at
+):
+    candidates = _candidates(
+        spark, [("u", "als", ["m1", "x1", "t1"]), ("u", "exploration", ["n1"])]
+    )
+    # Blended scores (x3) dwarf exploration's, but the caps compare places in the
+    # playlist: n1 would sit at the middle (slot 1 of 1), t1 past the end (3rd of 3).
+    config = replace(
+        CONFIG,
+        length=4,
+        exploration_share=0.25,
+        max_tracks_per_artist=1,
+        source_weights={"als": 3.0},
+    )
+    rows = _discover(catalog_frames, controls_at(WEEK), candidates, config)
+    assert [(r["track_id"], r["source"]) for r in rows] == [
+        ("m1", "als"),
+        ("n1", "exploration"),
+        ("x1", "als"),
+    ]
+
+
 def test_one_track_per_album_and_at_most_half_the_playlist_per_cluster(
     spark, catalog_frames, controls_at
 ):
