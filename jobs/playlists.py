@@ -156,9 +156,7 @@ def _select_with_exploration(df: DataFrame, config: PlaylistConfig) -> DataFrame
     in when the other runs short; positions interleave the two evenly."""
     quota = _exploration_quota(config)
     per_user = Window.partitionBy("user_id")
-    counted = _number_within(
-        df, ["user_id", "explore"], _best_first()
-    ).withColumns(
+    counted = _number_within(df, ["user_id", "explore"], _best_first()).withColumns(
         {
             "_explore_rows": F.sum(F.col("explore").cast("int")).over(per_user),
             "_main_rows": F.sum((~F.col("explore")).cast("int")).over(per_user),
@@ -427,9 +425,9 @@ def build_release_radar(
         controls,
         config.max_boosted_per_playlist,
     )
-    one_per_release = _number_within(
-        scored, ["user_id", "album_id"], _best_first()
-    ).where(F.col("_n") == 1)
+    one_per_release = _number_within(scored, ["user_id", "album_id"], _best_first()).where(
+        F.col("_n") == 1
+    )
     named = (
         one_per_release.drop("_n")
         .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
