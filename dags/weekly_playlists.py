@@ -4,7 +4,7 @@
 Every Monday 00:00 UTC, turn the week that just ended into Discover Weekly and Release
 Radar for every listener:
 
-validate raw events → ingest → interactions → train ALS → score candidates →
+check for events → validate raw events → ingest → interactions → train ALS → score candidates →
 re-rank (when enabled) → assemble playlists → validate playlists → publish → announce the
 `playlists` asset, with the catalog's audio-feature clusters built alongside (cluster
 tracks → score candidates).
@@ -74,6 +74,15 @@ def weekly_playlists():
             params.get("week"), data_interval_start, data_interval_end, logical_date
         ).isoformat()
 
+    @task.short_circuit
+    def check_events(week: str) -> bool:
+        """False (every later task skipped, nothing published) for a week without raw
+        events when `empty_week = "skip"`; with "fail", the task fails saying why."""
+        from jobs import pipeline
+        from jobs.config import PipelineConfig
+
+        return pipeline.check_events(PipelineConfig.load(), date.fromisoformat(week))
+
     @task(outlets=[PLAYLISTS])
     def announce_playlists(week: str, *, outlet_events=None):
         from jobs.config import PipelineConfig
@@ -89,12 +98,13 @@ def weekly_playlists():
         yield Metadata(PLAYLISTS, extra={"week": week, **rows, "report": str(report)})
 
     week = resolve_week()
+    has_events = check_events(week)
     candidates = spark_job("score_candidates", "candidates")
     # The catalog's audio-feature clusters need no events: a branch of their own, joined
     # where taste profiles and the audio candidate sources need them.
-    week >> spark_job("cluster_tracks", "clusters") >> candidates
+    has_events >> spark_job("cluster_tracks", "clusters") >> candidates
     chain(
-        week,
+        has_events,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),
         # Weeks read the days earlier weeks ingested: ingest them in order, even in backfills.
         spark_job("ingest_events", "ingest", depends_on_past=True),

@@ -68,6 +68,9 @@ def _print_stage(stage: str, record: dict) -> None:
     print(f"  {stage:<20}{record['seconds']:>7.1f} s  {rows}", flush=True)
 
 
+SKIPPED = 'no raw events (empty_week = "skip"); the published weeks are unchanged'
+
+
 def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.pipeline import STAGES, run_week
     from jobs.summary import print_summary
@@ -75,9 +78,12 @@ def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
     spark = _in_process(config, f"weekly-playlists-{args.week}")
     try:
         print(f"building week {args.week}: {len(STAGES)} stages", flush=True)
-        run_week(spark, config, args.week, progress=_print_stage)
+        built = run_week(spark, config, args.week, progress=_print_stage)
     finally:
         spark.stop()
+    if not built:
+        print(f"week {args.week} skipped: {SKIPPED}")
+        return
     print_summary(config, args.week)
 
 
@@ -100,7 +106,8 @@ def _backfill(args: argparse.Namespace, config: PipelineConfig) -> None:
         for number, week in enumerate(weeks, start=1):
             print(f"[{number}/{len(weeks)}] week {week}: {len(STAGES)} stages", flush=True)
             try:
-                run_week(spark, config, week, progress=_print_stage)
+                if not run_week(spark, config, week, progress=_print_stage):
+                    print(f"week {week} skipped: {SKIPPED}", flush=True)
             except ValidationFailed as failure:
                 raise SystemExit(
                     f"week {week} failed validation; weeks before it are published, it and "

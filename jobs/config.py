@@ -139,6 +139,9 @@ class SpotifyConfig:
     first_sync_lookback_days: int = 28
 
 
+EMPTY_WEEK_ACTIONS = ("fail", "skip")
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     home: Path
@@ -160,6 +163,12 @@ class PipelineConfig:
     # A stage's output row count may differ from last week's by this share before its
     # suite fails (events are compared per ingested day).
     row_count_tolerance: float = 0.5
+    # The share of skipped plays may move this far (absolute) from last week's before the
+    # events suite fails: a jump means a client or logging change, not a change of taste.
+    skip_share_tolerance: float = 0.15
+    # A week whose raw days hold no rows: "fail" the run, or "skip" it (every task after
+    # the check skipped, nothing published, last week's playlists stay). Never published.
+    empty_week: str = "fail"
     seed: int = 42
     als: AlsConfig = field(default_factory=AlsConfig)
     interactions: InteractionsConfig = field(default_factory=InteractionsConfig)
@@ -168,7 +177,12 @@ class PipelineConfig:
     spotify: SpotifyConfig = field(default_factory=SpotifyConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
 
-    @classmethod
+    def __post_init__(self) -> None:
+        if self.empty_week not in EMPTY_WEEK_ACTIONS:
+            raise ValueError(
+                f"empty_week = {self.empty_week!r}: expected one of {', '.join(EMPTY_WEEK_ACTIONS)}"
+            )
+
     @classmethod
     def load(
         cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None

@@ -10,19 +10,22 @@ import logging
 from datetime import date
 from typing import Sequence
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.quality import check_output
-from jobs.runlog import previous_rows, row_count_bounds
+from jobs.runlog import previous_rows, row_count_bounds, skip_share_bounds
 from jobs.tables import (
     SOURCE_FILE,
     RawFiles,
     RawInputError,
     ingest_days,
     inspect_raw_days,
+    raw_data_files,
     read_raw_files,
     table_path,
     with_schema,
@@ -122,6 +125,38 @@ def check_quarantine_share(
     return share
 
 
+def raw_rows_in_week(config: PipelineConfig, week: date) -> int:
+    """Rows in the raw files ingest would read for `week`, from their Parquet footers (no
+    Spark); a file whose footer cannot be read counts as one row: it is input that ingest
+    must look at, not an empty week."""
+    total = 0
+    for path in raw_data_files(config.raw_events_dir, ingest_days(config, week)) or []:
+        try:
+            total += pq.read_metadata(path).num_rows
+        except (pa.ArrowInvalid, OSError):
+            total += 1
+    return total
+
+
+def week_has_events(config: PipelineConfig, week: date, rows: dict) -> bool:
+    """Whether `week` has raw events to build playlists from. An empty week is never
+    published: with `empty_week = "fail"` this raises, naming the days and the setting;
+    with "skip" it logs why and returns False, and the run stops there with last week's
+    playlists still the published ones."""
+    rows["raw_rows"] = raw_rows_in_week(config, week)
+    if rows["raw_rows"]:
+        return True
+    days = ingest_days(config, week)
+    message = (
+        f"week {week}: the raw days {days[0]}..{days[-1]} under {config.raw_events_dir} "
+        "hold no events"
+    )
+    if config.empty_week == "skip":
+        log.warning('%s: skipping the week (empty_week = "skip"); nothing is published', message)
+        return False
+    raise RawInputError(f'{message}; set empty_week = "skip" to skip such weeks instead of failing')
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     days = ingest_days(config, week)
     if len(days) > 7:
@@ -140,7 +175,10 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     reasons = {
         row["reason"]: row["count"] for row in quarantine.groupBy("reason").count().collect()
     }
-    rows["events"] = clean.count()
+    counts = clean.agg(
+        F.count(F.lit(1)).alias("events"), F.count_if("skipped").alias("skips")
+    ).first()
+    rows["events"], rows["skips"] = counts["events"], counts["skips"]
     rows["events_quarantine"] = sum(reasons.values())
     if reasons:
         log.warning(
@@ -161,6 +199,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
             "first_day": days[0].isoformat(),
             "last_day": days[-1].isoformat(),
             **row_count_bounds(per_day * len(days), config.row_count_tolerance),
+            **skip_share_bounds(last_week, config.skip_share_tolerance),
         },
     )
     write_partitions(clean, table_path(config, "events"), ("date",))

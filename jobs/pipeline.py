@@ -42,6 +42,16 @@ STAGES = (
 )
 
 
+CHECK_EVENTS = "check_events"
+
+
+def check_events(config: PipelineConfig, week: date) -> bool:
+    """Whether the week has raw events to build from (`ingest.week_has_events`), recorded
+    as the run's first stage: False means the week is skipped (`empty_week = "skip"`)."""
+    with stage_record(config, week, CHECK_EVENTS) as record:
+        return ingest.week_has_events(config, week, record["rows"])
+
+
 def run_week(
     spark: SparkSession,
     config: PipelineConfig,
@@ -49,10 +59,13 @@ def run_week(
     progress: Callable[[str, dict], None] | None = None,
 ) -> dict[str, float]:
     """Every stage for `week`, then the run report (also written when a stage fails);
-    returns the seconds each stage took. `progress(stage, record)` is called as each stage
-    finishes (the CLI prints it: a week takes minutes)."""
+    returns the seconds each stage took, or {} for a week skipped for having no events.
+    `progress(stage, record)` is called as each stage finishes (the CLI prints it: a week
+    takes minutes)."""
     seconds = {}
     with week_lock(config, week, "pipeline"):
+        if not check_events(config, week):
+            return seconds
         failed_stage = None
         try:
             for stage, body in STAGES:

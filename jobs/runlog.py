@@ -99,3 +99,16 @@ def row_count_bounds(expected: float | None, tolerance: float) -> dict[str, int 
         "min_rows": max(1, math.floor(expected * (1 - tolerance))),
         "max_rows": math.ceil(expected * (1 + tolerance)),
     }
+
+
+def skip_share_bounds(last_week: dict, tolerance: float) -> dict[str, float]:
+    """`min_skip_share`/`min_unskipped_share` events-suite parameters: this week's share of
+    skipped plays within +-tolerance of last week's (ingest's `skips` / `events`), or
+    anything when there is no last week to compare with."""
+    if not last_week.get("events") or "skips" not in last_week:
+        return {"min_skip_share": 0.0, "min_unskipped_share": 0.0}
+    share = last_week["skips"] / last_week["events"]
+    return {
+        "min_skip_share": max(0.0, share - tolerance),
+        "min_unskipped_share": max(0.0, 1.0 - share - tolerance),
+    }

@@ -148,25 +148,32 @@ def _type_family(arrow_type: pa.DataType) -> str:
     return next((name for name, test in _TYPE_FAMILIES if test(arrow_type)), str(arrow_type))
 
 
+def raw_data_files(raw_dir: Path, days: list[date]) -> list[Path] | None:
+    """The data files in the folders of `days`; None when none of the folders exists."""
+    folders = [raw_day_path(raw_dir, day) for day in days if raw_day_path(raw_dir, day).exists()]
+    if not folders:
+        return None
+    # Spark and Hive write hidden `_SUCCESS`/`.crc` companions: only data files count.
+    return sorted(
+        path
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.startswith(("_", "."))
+    )
+
+
 def inspect_raw_days(raw_dir: Path, days: list[date], skip_unreadable: bool = False) -> RawFiles:
     """Every raw file of `days`, footers read on the driver. Raises `RawInputError` naming
     the files when a file lacks a column of the raw schema (missing or renamed), when files
     disagree on a column's type, or when a file is not readable Parquet - unless
     `skip_unreadable`, when such files are returned in `unreadable` for the caller to record.
     Columns the schema does not know are counted in `new_columns` (and ignored)."""
-    folders = [raw_day_path(raw_dir, day) for day in days if raw_day_path(raw_dir, day).exists()]
-    if not folders:
+    files = raw_data_files(raw_dir, days)
+    if files is None:
         raise RawInputError(
             f"no raw events for {days[0]}..{days[-1]}: expected folders like "
             f"{raw_day_path(raw_dir, days[-1])} under {raw_dir}"
         )
-    # Spark and Hive write hidden `_SUCCESS`/`.crc` companions: only data files count.
-    files = sorted(
-        path
-        for folder in folders
-        for path in folder.rglob("*")
-        if path.is_file() and not path.name.startswith(("_", "."))
-    )
     unreadable, schemas = {}, {}
     for path in files:
         try:

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 def suite() -> "gx.ExpectationSuite":
     """Checks on the clean events one ingest wrote. Parameters: `first_day`, `last_day` (the
-    days ingested), `min_rows`, `max_rows` (see `jobs.runlog.row_count_bounds`)."""
+    days ingested), `min_rows`, `max_rows` (see `jobs.runlog.row_count_bounds`),
+    `min_skip_share`, `min_unskipped_share` (see `jobs.runlog.skip_share_bounds`)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -64,6 +65,13 @@ def suite() -> "gx.ExpectationSuite":
             ),
             gxe.ExpectTableRowCountToBeBetween(
                 min_value={"$PARAMETER": "min_rows"}, max_value={"$PARAMETER": "max_rows"}
+            ),
+            # The share of skips, from both sides, near last week's.
+            gxe.ExpectColumnValuesToBeInSet(
+                column="skipped", value_set=[True], mostly={"$PARAMETER": "min_skip_share"}
+            ),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="skipped", value_set=[False], mostly={"$PARAMETER": "min_unskipped_share"}
             ),
         ],
     )

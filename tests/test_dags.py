@@ -33,7 +33,8 @@ def test_task_order(dagbag):
     dag = dagbag.dags["weekly_playlists"]
     downstream = {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
     assert downstream == {
-        "resolve_week": ["announce_playlists", "cluster_tracks", "validate_raw_events"],
+        "resolve_week": ["announce_playlists", "check_events"],
+        "check_events": ["cluster_tracks", "validate_raw_events"],
         "cluster_tracks": ["score_candidates"],
         "validate_raw_events": ["ingest_events"],
         "ingest_events": ["build_interactions"],

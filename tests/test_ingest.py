@@ -171,6 +171,37 @@ def write_raw(folder, rows, schema=raw.SCHEMA, name="part-0.parquet"):
     return folder / name
 
 
+@pytest.mark.parametrize("files", ["none", "empty files"])
+def test_a_week_without_events_fails_or_is_skipped_as_configured(tmp_path, files):
+    from dataclasses import replace
+
+    from jobs.config import PipelineConfig
+    from jobs.ingest import week_has_events
+
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    if files == "empty files":  # a producer that ran and wrote nothing
+        write_raw(config.raw_events_dir / "date=2026-11-18", [])
+    rows: dict = {}
+    with pytest.raises(RawInputError) as error:
+        week_has_events(config, WEEK, rows)
+    assert "week 2026-11-23: the raw days 2026-11-16..2026-11-22" in str(error.value)
+    assert 'set empty_week = "skip"' in str(error.value)
+    assert week_has_events(replace(config, empty_week="skip"), WEEK, rows) is False
+    assert rows == {"raw_rows": 0}
+    write_raw(config.raw_events_dir / "date=2026-11-22", [event("e1"), event("e2")])
+    assert week_has_events(config, WEEK, rows) is True and rows == {"raw_rows": 2}
+    # A file that cannot be read is input for ingest to judge, not an empty week.
+    (config.raw_events_dir / "date=2026-11-22" / "part-0.parquet").write_bytes(b"PAR1 cut")
+    assert week_has_events(config, WEEK, rows) is True
+
+
+def test_empty_week_setting_is_checked():
+    from jobs.config import PipelineConfig
+
+    with pytest.raises(ValueError, match="empty_week = 'ignore': expected one of fail, skip"):
+        PipelineConfig(*[None] * 7, empty_week="ignore")
+
+
 def test_a_corrupt_file_fails_by_name_or_is_set_aside(tmp_path):
     good = write_raw(tmp_path / "date=2026-11-17", [event("e1")])
     corrupt = tmp_path / "date=2026-11-18" / "part-0.parquet"

@@ -14,6 +14,7 @@ import pytest
 from pyspark.sql.types import StructField, StructType
 
 from jobs.quality import ValidationFailed, validate
+from jobs.runlog import skip_share_bounds
 from schemas import candidates, events, interactions, model, playlists, raw_events
 
 pytestmark = pytest.mark.spark
@@ -241,13 +242,53 @@ def test_clean_events_suite_catches_duplicates_stray_days_and_a_collapsed_count(
     good = [dict(zip(names, clean_event(n, "u1", "t1", 2))) for n in range(3)]
     duplicated = {**good[0]}
     stray = dict(zip(names, clean_event(9, "u1", "t1", 20)))  # not an ingested day
-    params = {"first_day": "2026-11-16", "last_day": "2026-11-22", "min_rows": 10, "max_rows": None}
+    params = {
+        "first_day": "2026-11-16",
+        "last_day": "2026-11-22",
+        "min_rows": 10,
+        "max_rows": None,
+        **skip_share_bounds({}, 0.15),
+    }
     failed = _failed(spark, good + [duplicated, stray], events.EVENTS, events.suite(), params)
     assert failed == [
         "expect_column_values_to_be_between on date",
         "expect_column_values_to_be_unique on event_id",
         "expect_table_row_count_to_be_between",
     ]
+
+
+def test_clean_events_suite_compares_the_share_of_skips_with_last_week(spark, clean_event):
+    names = events.EVENTS.fieldNames()
+
+    def week_with_skips(skips: int):
+        # 10 events, `skips` of them under 30 s (skipped).
+        return [
+            dict(zip(names, clean_event(n, "u1", "t1", 2, ms=5_000 if n < skips else 180_000)))
+            for n in range(10)
+        ]
+
+    def failed(skips: int, last_week: dict) -> list:
+        params = {
+            "first_day": "2026-11-16",
+            "last_day": "2026-11-22",
+            "min_rows": 1,
+            "max_rows": None,
+            **skip_share_bounds(last_week, 0.15),
+        }
+        try:
+            validate(_frame(spark, week_with_skips(skips), events.EVENTS), events.suite(), params)
+        except ValidationFailed as failure:
+            return failure.summary.failed
+        return []
+
+    last_week = {"events": 1000, "skips": 300}  # 30% skipped
+    assert failed(3, last_week) == []
+    assert failed(4, last_week) == []  # 40%: within 15 points
+    too_many = failed(5, last_week)  # 50%
+    assert len(too_many) == 1 and "value_set=[False]" in too_many[0]
+    too_few = failed(1, last_week)  # 10%
+    assert len(too_few) == 1 and "value_set=[True]" in too_few[0]
+    assert failed(10, {}) == []  # no last week: anything goes
 
 
 def test_interactions_suite_catches_a_repeated_pair_and_runaway_confidence(spark):
