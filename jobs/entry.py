@@ -35,7 +35,10 @@ def run_job(
     # GX logs hundreds of INFO lines per import: task logs keep its warnings only.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     config = PipelineConfig.load(args.config)
-    with week_lock(config, args.week, stage), stage_record(config, args.week, stage) as record:
+    with (
+        week_lock(config, args.week, stage, whole_week=False),
+        stage_record(config, args.week, stage) as record,
+    ):
         if enabled is not None and not enabled(config):
             logging.getLogger(__name__).info("%s is off in this config: nothing to do", stage)
             record["rows"][stage] = 0

@@ -24,41 +24,65 @@ class WeekBusy(RuntimeError):
     """Another process is building the same week."""
 
 
-def _holder(handle) -> str:
-    """Who holds the lock, as it wrote it; a holder that has just locked may not have
-    written yet, so wait a moment for it."""
+def _holders(folder: Path) -> str:
+    """Who holds the week's locks, as they wrote it; a holder that has just locked may not
+    have written yet, so wait a moment for it."""
     for _ in range(20):
-        handle.seek(0)
-        holder = handle.read().strip()
-        if holder:
-            return holder
+        written = [path.read_text().strip() for path in sorted(folder.glob(".lock*"))]
+        if any(written):
+            return "; ".join(text for text in written if text)
         time.sleep(0.05)
     return "holder unknown"
 
 
 @contextmanager
-def week_lock(config: PipelineConfig, week: date, holder: str) -> Iterator[None]:
-    """Hold the week's lock (`runs/week=W/.lock`, an exclusive `flock`) for the block, or
-    raise `WeekBusy` at once, naming the process that holds it. Two runs of one week would
-    overwrite each other's staging and tables; two different weeks never share a lock. The
-    kernel drops the lock when its holder dies, even by SIGKILL."""
-    folder = run_dir(config, week)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as handle:
+def _flock(path: Path, mode: int, week: date, holder: str | None) -> Iterator[None]:
+    with open(path, "a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             raise WeekBusy(
-                f"week {week} is being built by another process ({_holder(handle)}); "
+                f"week {week} is being built by another process ({_holders(path.parent)}); "
                 "wait for it to finish (or stop it), then run again"
             ) from None
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()}, {holder}")
-        handle.flush()
+        if holder is not None:
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()}, {holder}")
+            handle.flush()
         try:
             yield
         finally:
+            if holder is not None:
+                handle.truncate(0)  # no stale name in the next refusal
+                handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def week_lock(
+    config: PipelineConfig, week: date, holder: str, whole_week: bool = True
+) -> Iterator[None]:
+    """Hold the week's lock for the block, or raise `WeekBusy` at once, naming the process
+    that holds it. Two runs of one week would overwrite each other's staging and tables;
+    two different weeks never share a lock. The kernel drops an `flock` when its holder
+    dies, even by SIGKILL.
+
+    `whole_week` (a run of every stage in one process) locks `runs/week=W/.lock`
+    exclusively. A single stage (`whole_week=False`, `holder` its name) holds that lock
+    shared and `.lock-<stage>` exclusively: the DAG's independent stages of one week
+    (cluster_tracks beside the event chain) run side by side, while the same stage twice,
+    or a stage beside a whole-week run, is refused."""
+    folder = run_dir(config, week)
+    folder.mkdir(parents=True, exist_ok=True)
+    if whole_week:
+        with _flock(folder / ".lock", fcntl.LOCK_EX, week, holder):
+            yield
+        return
+    with (
+        _flock(folder / ".lock", fcntl.LOCK_SH, week, None),
+        _flock(folder / f".lock-{holder}", fcntl.LOCK_EX, week, holder),
+    ):
+        yield
 
 
 @contextmanager

@@ -39,3 +39,23 @@ def test_a_second_holder_of_the_week_is_refused_and_told_who_holds_it(tmp_path):
             pass
     with week_lock(config, WEEK, "playlists"):  # released
         pass
+
+
+def test_stages_of_one_week_run_side_by_side_but_never_twice_or_beside_a_whole_run(tmp_path):
+    import pytest
+
+    from jobs.runlog import WeekBusy, week_lock
+
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    with week_lock(config, WEEK, "clusters", whole_week=False):
+        with week_lock(config, WEEK, "interactions", whole_week=False):  # the DAG's branches
+            with pytest.raises(WeekBusy, match=r"\(pid \d+, clusters; pid \d+, interactions\)"):
+                with week_lock(config, WEEK, "pipeline"):
+                    pass
+        with pytest.raises(WeekBusy, match=r"another process \(pid \d+, clusters\)"):
+            with week_lock(config, WEEK, "clusters", whole_week=False):
+                pass
+    with week_lock(config, WEEK, "pipeline"):
+        with pytest.raises(WeekBusy, match=r"another process \(pid \d+, pipeline\)"):
+            with week_lock(config, WEEK, "ingest", whole_week=False):
+                pass
