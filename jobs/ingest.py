@@ -32,7 +32,7 @@ from jobs.tables import (
     write_partitions,
     write_week,
 )
-from jobs.weeks import week_start
+from jobs.weeks import days_before, week_start
 from schemas import catalog, events
 from schemas import raw_events as raw
 
@@ -126,11 +126,12 @@ def check_quarantine_share(
 
 
 def raw_rows_in_week(config: PipelineConfig, week: date) -> int:
-    """Rows in the raw files ingest would read for `week`, from their Parquet footers (no
-    Spark); a file whose footer cannot be read counts as one row: it is input that ingest
+    """Rows in the raw files of `week`'s own seven days, from their Parquet footers (no
+    Spark); never-ingested history that a first run would catch up on does not make a week
+    non-empty. A file whose footer cannot be read counts as one row: it is input that ingest
     must look at, not an empty week."""
     total = 0
-    for path in raw_data_files(config.raw_events_dir, ingest_days(config, week)) or []:
+    for path in raw_data_files(config.raw_events_dir, days_before(week, 7)) or []:
         try:
             total += pq.read_metadata(path).num_rows
         except (pa.ArrowInvalid, OSError):
@@ -146,7 +147,7 @@ def week_has_events(config: PipelineConfig, week: date, rows: dict) -> bool:
     rows["raw_rows"] = raw_rows_in_week(config, week)
     if rows["raw_rows"]:
         return True
-    days = ingest_days(config, week)
+    days = days_before(week, 7)
     message = (
         f"week {week}: the raw days {days[0]}..{days[-1]} under {config.raw_events_dir} "
         "hold no events"

@@ -181,6 +181,9 @@ def test_a_week_without_events_fails_or_is_skipped_as_configured(tmp_path, files
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
     if files == "empty files":  # a producer that ran and wrote nothing
         write_raw(config.raw_events_dir / "date=2026-11-18", [])
+    # Never-ingested history before the week is for a first run to catch up on, not the
+    # week's own events.
+    write_raw(config.raw_events_dir / "date=2026-11-10", [event("e0", when=ts(10))])
     rows: dict = {}
     with pytest.raises(RawInputError) as error:
         week_has_events(config, WEEK, rows)
