@@ -162,7 +162,11 @@ def discover_weekly_variants(
         config, reranker=replace(config.reranker, enabled=not config.reranker.enabled)
     )
     if toggled.reranker.enabled:
-        rerank.run(spark, toggled, week, {})  # the week's likeability, for this variant
+        try:
+            rerank.run(spark, toggled, week, {})  # the week's likeability, for this variant
+        except rerank.NoSkipSignal as missing:
+            log.warning("no with_reranker variant for week %s: %s", week, missing)
+            return variants
     variants["with_reranker" if toggled.reranker.enabled else "without_reranker"] = toggled
     return variants
 

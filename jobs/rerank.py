@@ -72,6 +72,11 @@ SCORED_DDL = "user_id string, track_id string, likeability float, week date"
 SPLIT_BUCKETS = 10_000
 
 
+class NoSkipSignal(ValueError):
+    """The plays hold one label only (a source without skips, such as Last.fm scrobbles):
+    there is nothing to learn likeability from."""
+
+
 def play_labels(events_df: DataFrame, week: date, skip_ms: int) -> DataFrame:
     """(user_id, track_id, label) for every play of the 7 days before `week`: label 1
     (completed), 0 (early skip) or null (neither), as defined in the module docstring."""
@@ -194,7 +199,7 @@ def fit_reranker(examples: pd.DataFrame, config: RerankerConfig):
         train = np.sort(rng.choice(train, config.max_training_rows, replace=False))
     validation = np.flatnonzero(held_out)
     if np.unique(labels[train]).size < 2:
-        raise ValueError(
+        raise NoSkipSignal(
             f"the {train.size} training plays need both completed plays and early skips"
         )
     x = _matrix(ordered["features"])

@@ -14,6 +14,7 @@ from jobs import rerank
 from jobs.config import RerankerConfig
 from jobs.quality import ValidationFailed, validate
 from jobs.rerank import (
+    NoSkipSignal,
     fit_reranker,
     listener_split,
     play_labels,
@@ -194,7 +195,7 @@ def test_the_split_is_by_listener():
 
 def test_a_single_class_cannot_be_trained_on():
     examples = _synthetic(listeners=10).assign(label=1)
-    with pytest.raises(ValueError, match="both completed plays and early skips"):
+    with pytest.raises(NoSkipSignal, match="both completed plays and early skips"):
         fit_reranker(examples, SMALL)
 
 
