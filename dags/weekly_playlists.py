@@ -35,6 +35,8 @@ def spark_job(task_id: str, job: str, *extra_args: str, **kwargs) -> SparkSubmit
         application_args=[*extra_args, "--week", WEEK],
         name=f"weekly-playlists-{task_id}",
         driver_memory=os.environ.get("WP_SPARK_DRIVER_MEMORY", "4g"),
+        # On a cluster, the project's code reaches the executors as this zip.
+        py_files=os.environ.get("WP_PY_FILES"),
         **kwargs,
     )
 
@@ -60,6 +62,8 @@ def spark_job(task_id: str, job: str, *extra_args: str, **kwargs) -> SparkSubmit
         "conn_id": "spark_default",
         "retries": int(os.environ.get("WP_TASK_RETRIES", "2")),
         "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(hours=3),
     },
 )

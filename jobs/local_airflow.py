@@ -67,16 +67,16 @@ def run_week(config: PipelineConfig, env: dict[str, str], week: str) -> Path:
 
 def task_states(env: dict[str, str], week: str) -> dict[str, str]:
     """task_id -> state in the latest run of the weekly DAG for `week` (its logical date)."""
-    runs = _airflow_json(["dags", "list-runs", DAG_ID], env)
+    runs = airflow_json(["dags", "list-runs", DAG_ID], env)
     run_id = max(
         (run for run in runs if run["logical_date"].startswith(week)),
         key=lambda run: run["run_after"],
     )["run_id"]
-    states = _airflow_json(["tasks", "states-for-dag-run", DAG_ID, run_id], env)
+    states = airflow_json(["tasks", "states-for-dag-run", DAG_ID, run_id], env)
     return {state["task_id"]: state["state"] for state in states}
 
 
-def _airflow_json(args: list[str], env: dict[str, str]) -> list[dict]:
+def airflow_json(args: list[str], env: dict[str, str]) -> list[dict]:
     command = [str(Path(sys.executable).parent / "airflow"), *args, "--output", "json"]
     result = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     # Airflow logs its warnings to stdout too: the table is the last JSON line.
