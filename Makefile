@@ -20,7 +20,7 @@ DEMO_WEEKS ?= 4
 BENCH_SIZES ?= 1000000,10000000,50000000
 BENCH_SPARK_MAX ?= 10000000
 
-.PHONY: install demo test test-fast bench lint dags-check clean
+.PHONY: install demo test test-fast test-cluster bench lint dags-check clean cluster-up cluster-down cluster-demo
 
 install: $(VENV)/.installed
 
@@ -36,10 +36,25 @@ demo: install
 		--tracks $(DEMO_TRACKS) --weeks $(DEMO_WEEKS)
 
 test: install
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not cluster"
 
 test-fast: install
-	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow and not cluster"
+
+# The production shape on this machine: Spark standalone master + 2 workers, Airflow
+# api-server/dag-processor/scheduler on PostgreSQL (see README "Scale out").
+cluster-up: install
+	$(BIN)/weekly-playlists cluster up
+
+cluster-down: install
+	$(BIN)/weekly-playlists cluster down
+
+cluster-demo: install
+	$(BIN)/weekly-playlists cluster demo --week $(DEMO_WEEK) --users $(DEMO_USERS) \
+		--tracks $(DEMO_TRACKS) --weeks $(DEMO_WEEKS)
+
+test-cluster: install
+	$(BIN)/python -m pytest -p no:cacheprovider -m cluster tests/test_cluster.py
 
 bench: install
 	$(BIN)/weekly-playlists bench --sizes $(BENCH_SIZES) --spark-max-events $(BENCH_SPARK_MAX)

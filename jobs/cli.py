@@ -57,6 +57,43 @@ def _demo(args: argparse.Namespace, config: PipelineConfig) -> None:
     print_summary(config, args.week)
 
 
+def _cluster(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs import cluster
+
+    if args.action == "demo" and args.week is None:
+        raise SystemExit("cluster demo: --week YYYY-MM-DD is required")
+    if args.action == "down":
+        stopped = cluster.down(config)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+        return
+    if args.action == "status":
+        running = cluster.cluster_of(config).running()
+        for name, alive in running.items():
+            print(f"{name:22} {'running' if alive else 'DEAD'}")
+        if not running:
+            print("no cluster (weekly-playlists cluster up)")
+        return
+    started_at = time.perf_counter()
+    where, started = cluster.up(config)
+    elapsed = time.perf_counter() - started_at
+    print(
+        (f"cluster up in {elapsed:.0f} s" if started else "cluster already running")
+        + f": Spark {cluster.spark_master_url()} (UI http://127.0.0.1:{cluster.SPARK_UI_PORT}),"
+        f" Airflow http://127.0.0.1:{cluster.API_PORT}; logs {where.folder / 'logs'}"
+    )
+    if args.action == "demo":
+        _generate(args, config)
+        started_at = time.perf_counter()
+        print(f"week {args.week} through the scheduler on the cluster ...", flush=True)
+        run = cluster.run_week_on_cluster(config, args.week.isoformat())
+        print(f"run {run['run_id']}: {run['state']} in {time.perf_counter() - started_at:.0f} s")
+        if run["state"] != "success":
+            raise SystemExit(f"the run failed; task logs under {where.folder / 'airflow' / 'logs'}")
+        from jobs.summary import print_summary
+
+        print_summary(config, args.week)
+
+
 def _in_process(config: PipelineConfig, app_name: str):
     from jobs.spark import spark_session
 
@@ -263,6 +300,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo.add_argument("--spark-master", default="local[*]")
     _add_sample_args(demo)
     demo.set_defaults(run=_demo)
+
+    on_cluster = commands.add_parser(
+        "cluster",
+        help="a Spark standalone cluster + Airflow scheduler on Postgres, on this machine",
+    )
+    on_cluster.add_argument("action", choices=["up", "down", "status", "demo"])
+    on_cluster.add_argument("--week", type=parse_week, default=None, help="demo: week to build")
+    _add_sample_args(on_cluster)
+    on_cluster.set_defaults(run=_cluster)
 
     run = commands.add_parser("run", help="run every stage of a week in one Spark process")
     run.add_argument("--week", required=True, type=parse_week)
