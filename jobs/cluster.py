@@ -32,7 +32,13 @@ SPARK_PORT = 7077
 SPARK_UI_PORT = 18080
 API_PORT = 18793
 WORKERS = 2
+# Slots, not physical cores: each application takes one slot (spark-defaults.conf below), so
+# two workers of two slots run four weeks' or stages' applications side by side - as many
+# as the scheduler runs tasks at once - instead of the first application taking every core
+# and the others waiting ("Initial job has not accepted any resources").
+WORKER_CORES = 2
 WORKER_MEMORY = "2g"
+APP_DEFAULTS = "spark.cores.max 1\nspark.executor.memory 1g\n"
 # Settings every task of the cluster reads unless WP_CONFIG names others: weeks run side by
 # side, so no shared embedded metastore (tables by location); a week without events is
 # skipped (the scheduler's first run on unpause is such a week on sample data).
@@ -115,6 +121,10 @@ def cluster_env(config: PipelineConfig) -> dict[str, str]:
     settings = cluster.folder / "config.toml"
     if not settings.exists():
         settings.write_text(CLUSTER_SETTINGS)
+    spark_conf = cluster.folder / "spark-conf"
+    if not spark_conf.exists():
+        spark_conf.mkdir()
+        (spark_conf / "spark-defaults.conf").write_text(APP_DEFAULTS)
     socket_dir = _postgres_socket_dir(cluster)
     env = airflow_env(config, spark_master_url())
     home = cluster.folder / "airflow"
@@ -131,6 +141,7 @@ def cluster_env(config: PipelineConfig) -> dict[str, str]:
             "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text(),
             "WP_CONFIG": os.environ.get("WP_CONFIG", str(settings)),
             "WP_PY_FILES": str(cluster.code_zip),
+            "SPARK_CONF_DIR": str(spark_conf),
             "WP_SPARK_DRIVER_MEMORY": os.environ.get("WP_SPARK_DRIVER_MEMORY", "1g"),
         }
     )
@@ -220,7 +231,7 @@ def up(config: PipelineConfig) -> tuple[Cluster, bool]:
                     spark_class,
                     "org.apache.spark.deploy.worker.Worker",
                     "--cores",
-                    "1",
+                    str(WORKER_CORES),
                     "--memory",
                     WORKER_MEMORY,
                     "--webui-port",

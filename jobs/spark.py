@@ -27,9 +27,11 @@ def spark_session(config: PipelineConfig, app_name: str) -> SparkSession:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
     )
-    # Under spark-submit (PYSPARK_GATEWAY_PORT set) the master and driver memory come from
-    # its command line; setting them here would silently override the Airflow connection.
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+    # Under spark-submit (PYSPARK_GATEWAY_PORT set) the master, driver memory and code zip
+    # come from its command line; setting them here would silently override the Airflow
+    # connection.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if not submitted:
         builder = builder.master(config.spark_master).config(
             "spark.driver.memory", config.spark_driver_memory
         )
@@ -40,4 +42,9 @@ def spark_session(config: PipelineConfig, app_name: str) -> SparkSession:
         ).enableHiveSupport()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    code_zip = os.environ.get("WP_PY_FILES")
+    if code_zip and not submitted:
+        # A driver started by the CLI against a cluster ships the code as --py-files would:
+        # executors on other machines have no checkout to import `jobs` from.
+        spark.sparkContext.addPyFile(code_zip)
     return spark

@@ -1,9 +1,12 @@
 """The production shape for real (`make test-cluster`): a Spark standalone master with two
 workers and Airflow's scheduler on PostgreSQL, started by `jobs.cluster`; a backfill of
-three weeks with two runs at a time goes through the scheduler onto the cluster."""
+four weeks with two runs at a time goes through the scheduler onto the cluster, and one
+week gives the same playlists on the cluster as on `local[2]` with either ALS backend."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -22,7 +25,7 @@ from jobs.tables import table_path
 
 pytestmark = pytest.mark.cluster
 
-WEEKS = [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]
+WEEKS = [date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def test_a_second_up_finds_the_running_cluster(running):
     assert all(where.running().values()) and len(where.running()) == 7
 
 
-def test_a_backfill_of_three_weeks_two_at_a_time_publishes_exactly_those_weeks(running):
+def test_a_backfill_of_four_weeks_two_at_a_time_publishes_exactly_those_weeks(running):
     config, where = running
     env = cluster.cluster_env(config)
     airflow(["dags", "reserialize"], env, where.folder / "logs" / "reserialize.log")
@@ -78,3 +81,62 @@ def test_a_backfill_of_three_weeks_two_at_a_time_publishes_exactly_those_weeks(r
         (run["start_date"], run["end_date"]) for run in runs if run["start_date"] is not None
     )
     assert any(later[0] < earlier[1] for earlier, later in zip(starts, starts[1:]))
+
+
+def _cli_env(home: Path, settings: Path, on_cluster: PipelineConfig | None) -> dict[str, str]:
+    """`weekly-playlists` on `local[2]`, or as a driver of the cluster of `on_cluster`
+    (its master, code zip and application defaults)."""
+    env = dict(os.environ, WP_HOME=str(home), WP_CONFIG=str(settings), WP_SPARK_MASTER="local[2]")
+    if on_cluster is not None:
+        shared = cluster.cluster_env(on_cluster)
+        env.update({name: shared[name] for name in ("WP_PY_FILES", "SPARK_CONF_DIR")})
+        env["WP_SPARK_MASTER"] = cluster.spark_master_url()
+    return env
+
+
+def test_executors_import_the_project_from_the_shipped_zip(running, tmp_path):
+    config, _ = running
+    probe = (
+        "from jobs.config import PipelineConfig\n"
+        "from jobs.spark import spark_session\n"
+        "spark = spark_session(PipelineConfig.load(), 'probe')\n"
+        "print(spark.sparkContext.parallelize([0], 1)"
+        ".map(lambda _: __import__('jobs').__file__).collect()[0])\n"
+    )
+    settings = tmp_path / "config.toml"
+    settings.write_text("hive_catalog = false\n")
+    env = _cli_env(tmp_path, settings, on_cluster=config)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1].endswith("weekly_playlists.zip/jobs/__init__.py")
+
+
+@pytest.mark.parametrize("backend", ["implicit", "spark"])
+def test_a_week_on_the_cluster_gives_the_same_playlists_as_on_local_2(running, tmp_path, backend):
+    config, _ = running
+    week = WEEKS[-1]
+    source = PipelineConfig.load(env={"WP_HOME": str(tmp_path / "source")})
+    generate(source, week, users=80, tracks=300, weeks=4, seed=11)
+    settings = tmp_path / "config.toml"
+    settings.write_text(f'hive_catalog = false\n[als]\nbackend = "{backend}"\n')
+    cli = Path(sys.executable).parent / "weekly-playlists"
+    rows = {}
+    for name, on_cluster in (("local", None), ("cluster", config)):
+        home = tmp_path / name
+        shutil.copytree(source.home, home)
+        env = _cli_env(home, settings, on_cluster)
+        subprocess.run([str(cli), "run", "--week", str(week)], env=env, check=True)
+        rows[name] = (
+            duckdb.connect()
+            .execute(
+                "SELECT user_id, playlist_type, position, track_id, source, reason, "
+                f"round(score, 6) FROM {playlists_query(PipelineConfig.load(env=env))} "
+                "WHERE week = ? "
+                "ORDER BY ALL",
+                [week],
+            )
+            .fetchall()
+        )
+    assert len(rows["local"]) > 1000
+    assert rows["cluster"] == rows["local"]
