@@ -22,8 +22,10 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from jobs.config import PipelineConfig
 from jobs.local_airflow import PROJECT, airflow, airflow_env
@@ -32,13 +34,20 @@ SPARK_PORT = 7077
 SPARK_UI_PORT = 18080
 API_PORT = 18793
 WORKERS = 2
-# Slots, not physical cores: each application takes one slot (spark-defaults.conf below), so
-# two workers of two slots run four weeks' or stages' applications side by side - as many
-# as the scheduler runs tasks at once - instead of the first application taking every core
-# and the others waiting ("Initial job has not accepted any resources").
-WORKER_CORES = 2
+WORKER_CORES = 1
 WORKER_MEMORY = "2g"
+# Each application takes one core (spark-defaults.conf in the cluster's SPARK_CONF_DIR) and
+# the scheduler runs as many tasks as the workers have cores: without the cap the first
+# application takes every core and the others wait ("Initial job has not accepted any
+# resources"); with more tasks than cores, 2 physical cores thrash between JVMs.
 APP_DEFAULTS = "spark.cores.max 1\nspark.executor.memory 1g\n"
+SLOTS = WORKERS * WORKER_CORES
+# How often the CLI asks the scheduler about runs: each `airflow` call imports Airflow
+# (seconds of CPU), and a week takes minutes.
+POLL_SECONDS = 30
+LIST_ATTEMPTS = 3
+
+T = TypeVar("T")
 # Settings every task of the cluster reads unless WP_CONFIG names others: weeks run side by
 # side, so no shared embedded metastore (tables by location); a week without events is
 # skipped (the scheduler's first run on unpause is such a week on sample data).
@@ -133,7 +142,10 @@ def cluster_env(config: PipelineConfig) -> dict[str, str]:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__PARALLELISM": str(SLOTS),
+            # The DAG files change only with a deployment: re-parsing them every 30 s (the
+            # default) takes a quarter of a core here. `dags reserialize` picks up edits.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
                 f"postgresql+psycopg2://postgres@/airflow?host={socket_dir}" if socket_dir else ""
             ),
@@ -327,24 +339,50 @@ def _stop_postgres(cluster: Cluster) -> None:
 FINISHED = {"success", "failed"}
 
 
+def _dag_runs(env: dict[str, str]) -> list[dict]:
+    """The weekly DAG's runs. A failed `airflow` call is retried: on a busy machine its
+    database connection can time out, which says nothing about the runs."""
+    from jobs.local_airflow import DAG_ID, airflow_json
+
+    attempt = 1
+    while True:
+        try:
+            return airflow_json(["dags", "list-runs", DAG_ID], env)
+        except subprocess.CalledProcessError as failure:
+            if attempt == LIST_ATTEMPTS:
+                raise ClusterError(
+                    f"`airflow dags list-runs` failed {attempt} times: {failure.stderr[-2000:]}"
+                ) from failure
+            print(f"airflow dags list-runs failed (attempt {attempt}), retrying", file=sys.stderr)
+        attempt += 1
+        time.sleep(POLL_SECONDS)
+
+
+def _poll_runs(
+    env: dict[str, str], done: Callable[[list[dict]], T | None], what: str, timeout: float
+) -> T:
+    """What `done` makes of the weekly DAG's runs, once it makes something of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = _dag_runs(env)
+        result = done(runs)
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            states = ", ".join(f"{run['run_id']} {run['state']}" for run in runs)
+            raise ClusterError(f"{what} not finished after {timeout:.0f} s: {states}")
+        time.sleep(POLL_SECONDS)
+
+
 def wait_for_runs(env: dict[str, str], run_type: str, run_count: int, timeout: float) -> list[dict]:
     """The weekly DAG's runs of `run_type` (backfill, scheduled, manual) once `run_count` of
     them have finished (success or failed)."""
-    from jobs.local_airflow import DAG_ID, airflow_json
 
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = [
-            run
-            for run in airflow_json(["dags", "list-runs", DAG_ID], env)
-            if run["run_id"].startswith(f"{run_type}__")
-        ]
-        if sum(run["state"] in FINISHED for run in runs) >= run_count:
-            return runs
-        if time.monotonic() > deadline:
-            states = ", ".join(f"{run['logical_date']} {run['state']}" for run in runs)
-            raise ClusterError(f"{run_count} runs not finished after {timeout:.0f} s: {states}")
-        time.sleep(10)
+    def finished(runs: list[dict]) -> list[dict] | None:
+        ours = [run for run in runs if run["run_id"].startswith(f"{run_type}__")]
+        return ours if sum(run["state"] in FINISHED for run in ours) >= run_count else None
+
+    return _poll_runs(env, finished, f"{run_count} {run_type} runs", timeout)
 
 
 def run_week_on_cluster(config: PipelineConfig, week: str, timeout: float = 3600) -> dict:
@@ -372,15 +410,11 @@ def run_week_on_cluster(config: PipelineConfig, week: str, timeout: float = 3600
     )
     run_id = triggered["dag_run_id"]
     # Unpausing may also start the latest scheduled run (catchup is off): wait for ours.
-    deadline = time.monotonic() + timeout
-    while True:
-        (ours,) = [
-            run
-            for run in airflow_json(["dags", "list-runs", DAG_ID], env)
-            if run["run_id"] == run_id
-        ]
-        if ours["state"] in FINISHED:
-            return ours
-        if time.monotonic() > deadline:
-            raise ClusterError(f"week {week} ({run_id}) not finished after {timeout:.0f} s")
-        time.sleep(10)
+    return _poll_runs(
+        env,
+        lambda runs: next(
+            (run for run in runs if run["run_id"] == run_id and run["state"] in FINISHED), None
+        ),
+        f"week {week} ({run_id})",
+        timeout,
+    )

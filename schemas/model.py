@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 
 # ALS factor norms of a healthy model are O(1); far beyond this the fit diverged.
 MAX_FACTOR_NORM = 1e3
+# An id whose every interaction is an early skip has nothing positive to fit: Spark's
+# implicit ALS gives it an exact zero vector, rightly. A model with mostly zero vectors
+# has collapsed.
+MIN_NONZERO_SHARE = 0.5
 
 
 def with_factor_stats(factors: DataFrame) -> DataFrame:
@@ -69,9 +73,9 @@ def with_factor_stats(factors: DataFrame) -> DataFrame:
 
 
 def factors_suite(id_column: str) -> "gx.ExpectationSuite":
-    """Checks on `with_factor_stats(user_factors or track_factors)`: one finite, non-zero,
-    bounded vector for every id the model was trained on. Parameters: `rows` (how many ids
-    the training matrix had), `rank` (factors)."""
+    """Checks on `with_factor_stats(user_factors or track_factors)`: one finite, bounded
+    vector for every id the model was trained on, most of them non-zero. Parameters: `rows`
+    (how many ids the training matrix had), `rank` (factors)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -88,7 +92,10 @@ def factors_suite(id_column: str) -> "gx.ExpectationSuite":
             ),
             gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
             gxe.ExpectColumnValuesToBeBetween(
-                column="norm", min_value=0, max_value=MAX_FACTOR_NORM, strict_min=True
+                column="norm", min_value=0, max_value=MAX_FACTOR_NORM
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="norm", min_value=0, strict_min=True, mostly=MIN_NONZERO_SHARE
             ),
         ],
     )

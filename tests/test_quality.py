@@ -312,7 +312,7 @@ def test_interactions_suite_catches_a_repeated_pair_and_runaway_confidence(spark
     ]
 
 
-def test_factors_suite_passes_a_healthy_model_and_catches_nan_zero_and_missing_ids(spark):
+def test_factors_suite_passes_a_healthy_model_and_catches_nan_collapse_and_missing_ids(spark):
     def factors(rows):
         frame = spark.createDataFrame(
             [(f"u{i}", vector, WEEK) for i, vector in enumerate(rows)], schema=model.USER_FACTORS
@@ -322,6 +322,13 @@ def test_factors_suite_passes_a_healthy_model_and_catches_nan_zero_and_missing_i
     suite = model.factors_suite("user_id")
     assert suite.name == "user_factors"
     validate(factors([[0.5, -0.2], [0.1, 0.3]]), suite, {"rows": 2, "rank": 2})
+    # A track only ever skipped early: a zero vector beside healthy ones is no failure...
+    validate(factors([[0.5, -0.2], [0.1, 0.3], [0.0, 0.0]]), suite, {"rows": 3, "rank": 2})
+    # ... but a model of mostly zero vectors has collapsed.
+    collapsed = factors([[0.0, 0.0], [0.0, 0.0], [0.1, 0.3]])
+    assert _failed(spark, collapsed, None, suite, {"rows": 3, "rank": 2}) == [
+        "expect_column_values_to_be_between on norm"
+    ]
     broken = factors([[float("nan"), 0.0], [0.0, 0.0], [1.0]])
     failed = _failed(spark, broken, None, suite, {"rows": 4, "rank": 2})
     assert failed == [
