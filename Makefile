@@ -21,6 +21,7 @@ BENCH_SIZES ?= 1000000,10000000,50000000
 BENCH_SPARK_MAX ?= 10000000
 
 .PHONY: install demo test test-fast test-cluster bench lint dags-check clean cluster-up cluster-down cluster-demo
+.PHONY: explore browser
 
 install: $(VENV)/.installed
 
@@ -35,10 +36,10 @@ demo: install
 	$(BIN)/weekly-playlists demo --week $(DEMO_WEEK) --users $(DEMO_USERS) \
 		--tracks $(DEMO_TRACKS) --weeks $(DEMO_WEEKS)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not cluster"
 
-test-fast: install
+test-fast: install browser
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow and not cluster"
 
 # The production shape on this machine: Spark standalone master + 2 workers, Airflow
@@ -55,6 +56,17 @@ cluster-demo: install
 
 test-cluster: install
 	$(BIN)/python -m pytest -p no:cacheprovider -m cluster tests/test_cluster.py
+
+# The explorer (Streamlit, reading the warehouse with DuckDB) on http://127.0.0.1:$(EXPLORE_PORT)/
+EXPLORE_PORT ?= 8501
+explore: install
+	$(BIN)/weekly-playlists explore --port $(EXPLORE_PORT)
+
+# The explorer's browser test drives Debian's chromium (playwright's own download is unreachable).
+# Installing it needs root; without it the browser test is skipped, saying why.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) \
+		|| echo "chromium could not be installed: tests/test_explore_browser.py will be skipped"
 
 bench: install
 	$(BIN)/weekly-playlists bench --sizes $(BENCH_SIZES) --spark-max-events $(BENCH_SPARK_MAX)

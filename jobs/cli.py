@@ -7,6 +7,7 @@ weekly-playlists run      --week 2026-11-23      # every stage in one Spark proc
 weekly-playlists backfill --from 2026-11-02 --to 2026-11-23 [--airflow]
 weekly-playlists runs                            # weeks run, published or not, GX, NDCG
 weekly-playlists report   --week 2026-11-23      # (re)write the HTML run report
+weekly-playlists explore  [--port 8501]          # browse the warehouse (Streamlit, DuckDB)
 weekly-playlists import spotify-history --source DIR
 weekly-playlists import lastfm --source DIR --week 2026-11-23 [--features MUSICOSET_DIR]
 """
@@ -20,6 +21,7 @@ import time
 from typing import Sequence
 
 from jobs.config import PipelineConfig
+from jobs.explore import DEFAULT_PORT, streamlit_command
 from jobs.weeks import parse_week
 
 
@@ -275,6 +277,17 @@ def _report(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(write_report(config, args.week))
 
 
+def _explore(args: argparse.Namespace, config: PipelineConfig) -> None:
+    """Serve the explorer in this process's place (Ctrl-C, or a signal to this pid, stops it)."""
+    import os
+
+    if args.config:  # the app loads the config itself, from the environment
+        os.environ["WP_CONFIG"] = os.path.abspath(args.config)
+    print(f"explorer on http://127.0.0.1:{args.port}/ reading {config.warehouse_dir}", flush=True)
+    command = streamlit_command(args.port)
+    os.execv(command[0], command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
@@ -382,6 +395,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = commands.add_parser("report", help="(re)write a week's self-contained HTML report")
     report.add_argument("--week", required=True, type=parse_week)
     report.set_defaults(run=_report)
+
+    explore = commands.add_parser(
+        "explore", help="browse listeners, tracks and runs in a Streamlit app on 127.0.0.1"
+    )
+    explore.add_argument("--port", type=int, default=DEFAULT_PORT)
+    explore.set_defaults(run=_explore)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

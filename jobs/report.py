@@ -35,6 +35,7 @@ from schemas.playlists import DISCOVER_WEEKLY, PLAYLIST_TYPES, RELEASE_RADAR
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
     from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,18 @@ def render_report(config: PipelineConfig, week: date, failed_stage: str | None =
     import duckdb
 
     con = duckdb.connect()
-    published = _view_week(con, "week_playlists", table_path(config, "playlists"), week, "*/")
-    has_clusters = _view_week(con, "week_clusters", table_path(config, "clusters"), week)
-    has_model = _view_week(con, "week_model", table_path(config, "models"), week)
-    validations = _read_validations(config, week)
+    published = view_week(con, "week_playlists", table_path(config, "playlists"), week, "*/")
+    has_clusters = view_week(con, "week_clusters", table_path(config, "clusters"), week)
+    has_model = view_week(con, "week_model", table_path(config, "models"), week)
+    validations = read_validations(config, week)
     body = [
         _header(
-            config, week, published, validations, _model(con) if has_model else None, failed_stage
+            config,
+            week,
+            published,
+            validations,
+            model_facts(con) if has_model else None,
+            failed_stage,
         ),
         _stages_section(read_stage_records(config, week)),
         _validation_section(validations, week, data_docs_dir(run_dir(config, week))),
@@ -93,7 +99,7 @@ def render_report(config: PipelineConfig, week: date, failed_stage: str | None =
 # ---- reading ---------------------------------------------------------------------------
 
 
-def _view_week(
+def view_week(
     con: duckdb.DuckDBPyConnection, view: str, table: Path, week: date, subfolders: str = ""
 ) -> bool:
     """Create `view` over the table's week partition; False (no view) when it has no files."""
@@ -115,7 +121,7 @@ def _view_names(con: duckdb.DuckDBPyConnection, view: str, key: str, folder: Pat
         )
 
 
-def _read_validations(config: PipelineConfig, week: date) -> list[dict]:
+def read_validations(config: PipelineConfig, week: date) -> list[dict]:
     """The stored GX results of the week (quality.check_output), in the order they ran."""
     folder = run_dir(config, week) / "validation"
     results = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
@@ -126,7 +132,7 @@ def _validated_at(result: dict) -> str:
     return result.get("meta", {}).get("validation_time") or ""
 
 
-def _model(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+def model_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     found = con.execute(
         "SELECT model_version, backend, factors, users, tracks FROM week_model LIMIT 1"
     ).fetchone()
@@ -270,6 +276,12 @@ def _png_bytes(png: bytes, alt: str, wide: bool = False) -> Html:
 
 
 def _histogram_plot(histogram: Histogram, playlist_type: str) -> Html:
+    return _png(
+        histogram_figure(histogram, playlist_type), f"{TITLES[playlist_type]} score distribution"
+    )
+
+
+def histogram_figure(histogram: Histogram, playlist_type: str) -> Figure:
     figure, axis = _figure(5.6, 3.0)
     axis.stairs(histogram.counts, histogram.edges, fill=True, color=COLORS[playlist_type])
     if histogram.log_scale:
@@ -277,10 +289,15 @@ def _histogram_plot(histogram: Histogram, playlist_type: str) -> Html:
     axis.set_title(f"{TITLES[playlist_type]}: scores of {histogram.tracks:,} tracks")
     axis.set_xlabel("score (log scale)" if histogram.log_scale else "score")
     axis.set_ylabel("tracks")
-    return _png(figure, f"{TITLES[playlist_type]} score distribution")
+    return figure
 
 
 def _cluster_sizes_plot(clusters: Sequence[tuple]) -> Html:
+    return _png(cluster_sizes_figure(clusters), "cluster sizes")
+
+
+def cluster_sizes_figure(clusters: Sequence[tuple]) -> Figure:
+    """Tracks per cluster, from `cluster_rows` (cluster, label, size, ...)."""
     labels = [f"{cluster}: {label.replace(' / ', chr(10))}" for cluster, label, *_ in clusters]
     sizes = [size for _, _, size, *_ in clusters]
     figure, axis = _figure(6, max(3.5, 0.8 + 0.6 * len(clusters)))
@@ -290,10 +307,14 @@ def _cluster_sizes_plot(clusters: Sequence[tuple]) -> Html:
     axis.set_xlabel("tracks")
     axis.set_title("Tracks per audio cluster")
     axis.margins(x=0.12)
-    return _png(figure, "cluster sizes")
+    return figure
 
 
 def _source_share_plot(shares: dict[str, dict[str, int]]) -> Html:
+    return _png(source_share_figure(shares), "playlist sources", wide=True)
+
+
+def source_share_figure(shares: dict[str, dict[str, int]]) -> Figure:
     """One 100% bar per playlist type, split by why its tracks were chosen."""
     sources = sorted({source for counts in shares.values() for source in counts})
     types = [playlist_type for playlist_type in PLAYLIST_TYPES if playlist_type in shares]
@@ -308,7 +329,7 @@ def _source_share_plot(shares: dict[str, dict[str, int]]) -> Html:
     axis.set_xlabel("% of tracks")
     axis.set_title("Why tracks were chosen (source)")
     axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    return _png(figure, "playlist sources", wide=True)
+    return figure
 
 
 # ---- sections --------------------------------------------------------------------------
@@ -438,12 +459,12 @@ def _suite_link(suite_name: str, docs: Path) -> Html | str:
 
 
 def _failures_table(result: dict) -> Html:
-    rows = [_describe_failure(outcome) for outcome in result["results"] if not outcome["success"]]
+    rows = [describe_failure(outcome) for outcome in result["results"] if not outcome["success"]]
     header = ("expectation", "column", "expected", "observed")
     return Html(f"<h3>Failed in {_code(result.get('suite_name', '?'))}</h3>{_table(header, rows)}")
 
 
-def _describe_failure(outcome: dict) -> tuple[str, str, str, str]:
+def describe_failure(outcome: dict) -> tuple[str, str, str, str]:
     """(expectation type, column(s), its other arguments, what was seen) of one failure."""
     config = outcome["expectation_config"]
     kwargs = {key: value for key, value in config["kwargs"].items() if key != "batch_id"}
@@ -496,7 +517,7 @@ def _playlists_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig) -
         else _unavailable(f"no {TITLES[kind]} tracks this week")
         for kind, histogram in histograms.items()
     ]
-    plots.append(_source_share_plot(_source_counts(con)))
+    plots.append(_source_share_plot(source_counts(con)))
     return _section(
         "Published playlists",
         _table(header, rows, numeric=range(1, 7)),
@@ -528,7 +549,7 @@ def _most_placed(con: duckdb.DuckDBPyConnection, config: PipelineConfig) -> Html
     return _table(header, [(TITLES.get(k, k), *rest) for k, *rest in rows], numeric={3})
 
 
-def _source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     """playlist type -> source -> tracks."""
     shares: dict[str, dict[str, int]] = {}
     for kind, source, tracks in con.execute(
@@ -545,14 +566,24 @@ def _no_clusters_section(week: date) -> Html:
     )
 
 
-def _clusters_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date) -> Html:
-    clusters = con.execute(
+def cluster_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(cluster, label, size, top genres, top artists) of the `week_clusters` view."""
+    return con.execute(
         "SELECT cluster, label, size, array_to_string(top_genres, ', '), "
         "array_to_string(top_artists, ', ') FROM week_clusters ORDER BY cluster"
     ).fetchall()
+
+
+def k_choice_plot(config: PipelineConfig, week: date) -> Path:
+    """The PNG the clusters stage draws of its choice of k (it may not exist)."""
+    return run_dir(config, week) / "clusters-k.png"
+
+
+def _clusters_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date) -> Html:
+    clusters = cluster_rows(con)
     header = ("cluster", "label", "tracks", "top genres", "top artists")
     plots = [_cluster_sizes_plot(clusters)]
-    k_plot = run_dir(config, week) / "clusters-k.png"  # written by the clusters stage
+    k_plot = k_choice_plot(config, week)
     if k_plot.exists():
         plots.append(_png_bytes(k_plot.read_bytes(), "choice of k"))
     return _section(
@@ -607,7 +638,7 @@ def _reranker_row(
     con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date
 ) -> dict[str, Any] | None:
     """The week's reranker_metrics row by column name; None without one."""
-    if not _view_week(con, "week_reranker", table_path(config, "reranker_metrics"), week):
+    if not view_week(con, "week_reranker", table_path(config, "reranker_metrics"), week):
         return None
     cursor = con.execute("SELECT * FROM week_reranker LIMIT 1")
     names = [column for column, *_ in cursor.description]
@@ -621,11 +652,25 @@ def _figure_text(value: int | float | None) -> str:
     return "n/a" if value is None else _number(value, 4)
 
 
-def _metrics_section(config: PipelineConfig, con: duckdb.DuckDBPyConnection, week: date) -> Html:
+def metric_tables(
+    config: PipelineConfig, con: duckdb.DuckDBPyConnection, week: date
+) -> dict[str, pd.DataFrame]:
     """The `run_metrics` rows of the week (`run_metrics/dataset=D/week=W`), one table per
-    dataset: metrics down, methods across."""
+    dataset: metrics down, methods across. Empty when the week was not evaluated."""
     files = sorted(table_path(config, "run_metrics").glob(f"*/week={week.isoformat()}/*.parquet"))
     if not files:
+        return {}
+    # evaluate.run keeps `dataset` in the files (the folder name repeats it).
+    frame = con.read_parquet([str(path) for path in files], hive_partitioning=False).df()
+    return {
+        dataset: rows.pivot_table(index="metric", columns="method", values="value")
+        for dataset, rows in frame.groupby("dataset")
+    }
+
+
+def _metrics_section(config: PipelineConfig, con: duckdb.DuckDBPyConnection, week: date) -> Html:
+    pivots = metric_tables(config, con, week)
+    if not pivots:
         return _section(
             "Offline metrics",
             _unavailable(
@@ -633,11 +678,8 @@ def _metrics_section(config: PipelineConfig, con: duckdb.DuckDBPyConnection, wee
                 "writes them)"
             ),
         )
-    # evaluate.run keeps `dataset` in the files (the folder name repeats it).
-    frame = con.read_parquet([str(path) for path in files], hive_partitioning=False).df()
     tables = []
-    for dataset, rows in frame.groupby("dataset"):
-        pivot = rows.pivot_table(index="metric", columns="method", values="value")
+    for dataset, pivot in pivots.items():
         body = [
             (metric, *(Html(_number(value, 4)) for value in values))
             for metric, values in pivot.iterrows()
