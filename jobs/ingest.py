@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.quality import check_output
-from jobs.runlog import previous_rows, row_count_bounds, skip_share_bounds
+from jobs.runlog import ingest_lock, previous_rows, row_count_bounds, skip_share_bounds
 from jobs.tables import (
     SOURCE_FILE,
     RawFiles,
@@ -159,6 +159,11 @@ def week_has_events(config: PipelineConfig, week: date, rows: dict) -> bool:
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+    with ingest_lock(config, week):
+        _ingest(spark, config, week, rows)
+
+
+def _ingest(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     days = ingest_days(config, week)
     if len(days) > 7:
         log.info("catching up %d never-ingested days from %s", len(days) - 7, days[0])

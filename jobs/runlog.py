@@ -86,6 +86,31 @@ def week_lock(
 
 
 @contextmanager
+def ingest_lock(config: PipelineConfig, week: date) -> Iterator[None]:
+    """Held while a week's events are ingested; a second ingest waits for it. Each ingest
+    catches up the days nobody has ingested yet, so two weeks ingesting at once (two
+    `weekly-playlists run`s; in Airflow `depends_on_past` already orders them) would both
+    take the same days. Waiting, not refusing: the later week needs the earlier one's days."""
+    config.runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(config.runs_dir / ".ingest.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            print(f"week {week}: waiting for another ingest ({handle.read().strip()})", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}, week {week}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def stage_record(config: PipelineConfig, week: date, stage: str) -> Iterator[dict]:
     """Times the block and writes `{stage, seconds, rows}` to the week's run folder.
 

@@ -59,3 +59,36 @@ def test_stages_of_one_week_run_side_by_side_but_never_twice_or_beside_a_whole_r
         with pytest.raises(WeekBusy, match=r"another process \(pid \d+, pipeline\)"):
             with week_lock(config, WEEK, "ingest", whole_week=False):
                 pass
+
+
+def test_a_second_ingest_waits_for_the_first_instead_of_taking_the_same_days(tmp_path):
+    import threading
+
+    from jobs.runlog import ingest_lock
+
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    order = []
+    first_holds, first_may_finish = threading.Event(), threading.Event()
+
+    def first():
+        with ingest_lock(config, date(2026, 11, 16)):
+            order.append("first in")
+            first_holds.set()
+            first_may_finish.wait(10)
+            order.append("first out")
+
+    def second():
+        first_holds.wait(10)
+        with ingest_lock(config, WEEK):
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    first_holds.wait(10)
+    threads[1].join(0.5)  # still waiting on the lock
+    assert threads[1].is_alive() and order == ["first in"]
+    first_may_finish.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first in", "first out", "second in"]
