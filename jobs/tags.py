@@ -1,0 +1,226 @@
+"""Tag similarity: artists' tags and genres as TF-IDF vectors, a candidate source that reaches
+artists nobody has played yet.
+
+ALS and "listeners like you" only know items that someone played; the audio sources need
+audio features, which Spotify no longer serves to new apps. Words about an artist - user
+tags (Last.fm), the catalog's `artists.genres` (Spotify) - often exist before the first
+play. Here:
+
+* `tag_space`: one document per artist, its tag assignments and/or genres, as a TF-IDF
+  matrix (artists x terms) that travels with its row ids and vocabulary;
+* `for_tracks`: the same rows per track, through each track's artist;
+* `listener_profiles`: each listener's confidence-weighted mean of the rows they played,
+  l2-normalised;
+* `top_k_similar`: per listener, the k items nearest by cosine, played items left out,
+  listeners scored in blocks so memory stays bounded for 100k listeners.
+
+Everything is whole-array numpy / scipy.sparse / scikit-learn: no Python loop over rows.
+The functions take and return plain arrays so that a Spark `mapInArrow` over listener
+partitions can call them later, as the audio `content` source does (jobs/candidates.py):
+broadcast the `TagSpace` once, build each Arrow batch's listeners x items confidence matrix
+(as `candidates._masked_csr` builds its masks), call `listener_profiles` and
+`top_k_similar`, and turn its flat (row, item, score, rank) arrays into `candidates.SCORED`
+rows. Not wired into the pipeline yet; `jobs/evaluate_tags.py` measures it offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.sparse import coo_matrix, csr_matrix, vstack
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.preprocessing import normalize
+
+
+@dataclass(frozen=True)
+class TagSpace:
+    """Row i of `matrix` is item `item_ids[i]`'s TF-IDF vector over `terms`, unit length;
+    an item without terms is an all-zero row (similar to nothing)."""
+
+    item_ids: np.ndarray
+    terms: np.ndarray
+    matrix: csr_matrix  # items x terms, float32
+
+    def has_terms(self) -> np.ndarray:
+        """Boolean per item: it has at least one term, so the source can reach it."""
+        return np.diff(self.matrix.indptr) > 0
+
+
+@dataclass(frozen=True)
+class TopK:
+    """Per listener row, its best items, best first: flat arrays of equal length, sorted by
+    (row, rank). Listeners with no item above the floor have no entries."""
+
+    rows: np.ndarray  # the listener's row in the profiles
+    items: np.ndarray  # the item's row in the item matrix
+    scores: np.ndarray  # float32 cosine
+    ranks: np.ndarray  # int32, 1-based within the listener
+
+
+def normalise_terms(terms: np.ndarray) -> np.ndarray:
+    """Terms as matched across sources: whitespace runs collapsed, stripped, casefolded, so
+    the Last.fm tag "Hip Hop" and the Spotify genre "hip hop" are one term. Nothing fuzzier:
+    "hip-hop" stays apart. A null term becomes "" (no term). Computed once per distinct
+    value."""
+    codes, uniques = pd.factorize(np.asarray(terms, dtype=object))
+    cleaned = pd.Series(uniques, dtype=object).str.replace(r"\s+", " ", regex=True)
+    cleaned = cleaned.str.strip().str.casefold().to_numpy(dtype=object)
+    return np.append(cleaned, "")[codes]  # code -1 (null) picks the appended ""
+
+
+def genre_terms(
+    artist_ids: np.ndarray, genres: pa.ListArray | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(artist of each term, term) from the catalog's `artists.genres` column (list<string>,
+    null where unknown), row i being `artist_ids[i]`: the input `tag_space` takes."""
+    if isinstance(genres, pa.ChunkedArray):
+        genres = genres.combine_chunks()
+    parents = genres.value_parent_indices().to_numpy()
+    values = genres.flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(artist_ids)[parents], values
+
+
+def tag_space(
+    artist_ids: np.ndarray, artist_of: np.ndarray, terms: np.ndarray, min_artists: int = 2
+) -> TagSpace:
+    """The TF-IDF matrix of `artist_ids` (unique; row order kept) from term assignments:
+    `terms[j]` given to artist `artist_of[j]`. One assignment is one vote (a user tagging,
+    a catalog genre); a repeated (artist, term) counts as often as it is given. Assignments
+    to artists outside `artist_ids`, and empty terms, are dropped, and so are terms on fewer
+    than `min_artists` artists: a term only one artist has links it to no other artist and
+    would only shrink its shared terms' weights in the l2 norm (measured on Last.fm in
+    docs/tags-evaluation.md).
+
+    Weights, per artist a and term t (scikit-learn's TfidfTransformer):
+
+        tf(a, t)  = 1 + ln(votes(a, t))                   (sublinear_tf=True)
+        idf(t)    = 1 + ln((1 + n) / (1 + df(t)))          (smooth_idf=True)
+        row(a)    = tf * idf / || tf * idf ||_2            (norm="l2")
+
+    with n the number of artists and df(t) how many have t. Why these:
+    * sublinear tf: on Last.fm a famous artist's top tag has a hundred votes and its third
+      a handful; raw counts would make its vector that one tag. The log keeps the
+      order of the tags while letting the rest count;
+    * idf: "rock", "seen live", "pop" are on thousands of artists and say little about any
+      one; rare, specific tags ("shoegaze", "dark cabaret") carry the similarity. The
+      smoothed form never divides by zero and keeps every term's weight positive;
+    * l2 rows: the cosine of two artists is then a plain dot product, so a listener x
+      artists block of scores is one sparse product (`top_k_similar`), and an artist with
+      many tags is not closer to everyone than one with few.
+    Terms are whole tags ("alternative metal" is one term, not "alternative" + "metal"):
+    a tag is a label users chose, and its words alone mean other things ("alternative
+    metal" is not "metal").
+    """
+    artist_ids = np.asarray(artist_ids)
+    index = pd.Index(artist_ids)
+    if not index.is_unique:
+        raise ValueError("artist_ids must be unique: each is one row of the matrix")
+    rows = index.get_indexer(np.asarray(artist_of))
+    cleaned = normalise_terms(terms)
+    kept = (rows >= 0) & (cleaned != "")
+    vocabulary, columns = np.unique(cleaned[kept].astype(str), return_inverse=True)
+    counts = coo_matrix(
+        (np.ones(columns.size, dtype=np.float64), (rows[kept], columns)),
+        shape=(len(artist_ids), len(vocabulary)),
+    ).tocsr()  # duplicates summed: votes per (artist, term)
+    shared = np.flatnonzero(np.bincount(counts.indices, minlength=len(vocabulary)) >= min_artists)
+    vocabulary, counts = vocabulary[shared], counts[:, shared]
+    if counts.shape[1] == 0:  # no terms at all: every artist is similar to nothing
+        return TagSpace(artist_ids, vocabulary, csr_matrix(counts, dtype=np.float32))
+    weights = TfidfTransformer(norm="l2", sublinear_tf=True, smooth_idf=True).fit_transform(counts)
+    return TagSpace(artist_ids, vocabulary, csr_matrix(weights, dtype=np.float32))
+
+
+def for_tracks(space: TagSpace, track_ids: np.ndarray, track_artist_ids: np.ndarray) -> TagSpace:
+    """The tag space over tracks: each track gets its artist's row (tags describe artists;
+    a track inherits them), an all-zero row when the artist is not in `space`."""
+    position = pd.Index(space.item_ids).get_indexer(np.asarray(track_artist_ids))
+    # Index -1 picks the appended zero row.
+    padded = vstack([space.matrix, csr_matrix((1, space.matrix.shape[1]), dtype=np.float32)])
+    return TagSpace(np.asarray(track_ids), space.terms, csr_matrix(padded.tocsr()[position]))
+
+
+def listener_profiles(user_items: csr_matrix, item_matrix: csr_matrix) -> csr_matrix:
+    """Listeners x terms: each listener's confidence-weighted mean of the rows of the items
+    they played, l2-normalised, so `top_k_similar`'s scores are cosines.
+
+    `user_items[u, i]` is u's confidence for item i (jobs/matrix.py orientation). Only
+    positive confidence counts: an item the listener skips is not their taste (as in
+    jobs/taste.py). Each item row is unit length, so an item weighs in proportion to its
+    confidence alone. The division by the sum of confidences that makes the sum a mean is
+    left out: the l2 normalisation that follows removes any per-listener scale. Items
+    without terms add nothing; a listener with nothing tagged gets an all-zero profile,
+    and `top_k_similar` offers them nothing."""
+    weights = csr_matrix(user_items, dtype=np.float32, copy=True)
+    weights.data = np.maximum(weights.data, 0)
+    weights.eliminate_zeros()
+    return csr_matrix(normalize(weights @ item_matrix, norm="l2"), dtype=np.float32)
+
+
+def top_k_similar(
+    profiles: csr_matrix,
+    item_matrix: csr_matrix,
+    k: int,
+    played: csr_matrix | None = None,
+    floor: float = 0.0,
+    max_block_cells: int = 1 << 23,
+) -> TopK:
+    """Per profile row, the `k` items of highest score profile . item (a cosine when both
+    are unit rows), best first, ties to the lower item index; items with a non-zero in that
+    row of `played` (listeners x items) are left out, and so are scores at or below `floor`
+    (the default 0: an item sharing no term with the listener is no candidate).
+
+    Listeners are scored in blocks of max(1, max_block_cells // items) rows: each block is
+    one sparse product made dense (at most `max_block_cells` float32 scores, 32 MiB by
+    default) plus a partial sort, so memory does not grow with the number of listeners.
+    The top k is exact: every score at or above a row's k-th best is kept, then sorted by
+    (row, -score, item), so equal scores are never cut arbitrarily."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    n_rows, n_items = profiles.shape[0], item_matrix.shape[0]
+    if played is not None and played.shape != (n_rows, n_items):
+        raise ValueError(f"played is {played.shape}, expected {(n_rows, n_items)}")
+    k = min(k, n_items)
+    items_t = csr_matrix(item_matrix.T, dtype=np.float32)
+    block = max(1, max_block_cells // max(n_items, 1))
+    parts = [
+        _block_top_k(profiles, items_t, played, start, min(start + block, n_rows), k, floor)
+        for start in range(0, n_rows, block)
+    ]
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return TopK(empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+    return TopK(*(np.concatenate(arrays) for arrays in zip(*parts)))
+
+
+def _block_top_k(
+    profiles: csr_matrix,
+    items_t: csr_matrix,
+    played: csr_matrix | None,
+    start: int,
+    stop: int,
+    k: int,
+    floor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`top_k_similar` for profile rows [start, stop): (rows, items, scores, ranks)."""
+    scores = (profiles[start:stop] @ items_t).toarray().astype(np.float32, copy=False)
+    if played is not None:
+        masked = played[start:stop].tocoo()
+        scores[masked.row, masked.col] = -np.inf
+    # The k-th best score of each row: everything at or above it is a candidate.
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    rows, items = np.nonzero((scores >= kth[:, None]) & (scores > floor))
+    values = scores[rows, items]
+    order = np.lexsort((items, -values, rows))
+    rows, items, values = rows[order], items[order], values[order]
+    ranks = np.arange(rows.size) - np.searchsorted(rows, rows) + 1
+    keep = ranks <= k
+    return (
+        rows[keep] + start,
+        items[keep],
+        values[keep],
+        ranks[keep].astype(np.int32),
+    )
