@@ -170,12 +170,15 @@ def top_k_similar(
 ) -> TopK:
     """Per profile row, the `k` items of highest score profile . item (a cosine when both
     are unit rows), best first, ties to the lower item index; items with a non-zero in that
-    row of `played` (listeners x items) are left out, and so are scores at or below `floor`
-    (the default 0: an item sharing no term with the listener is no candidate).
+    row of `played` (listeners x items; every stored entry masks) are left out, and so are
+    scores at or below `floor` (the default 0: an item sharing no term with the listener is
+    no candidate; -inf ranks every unmasked item).
 
     Listeners are scored in blocks of max(1, max_block_cells // items) rows: each block is
     one sparse product made dense (at most `max_block_cells` float32 scores, 32 MiB by
-    default) plus a partial sort, so memory does not grow with the number of listeners.
+    default, copied once by the partial sort), so the working memory does not grow with the
+    number of listeners; the profiles themselves are the caller's (in Spark, one Arrow
+    batch's).
     The top k is exact: every score at or above a row's k-th best is kept, then sorted by
     (row, -score, item), so equal scores are never cut arbitrarily."""
     if k < 1:
@@ -183,16 +186,16 @@ def top_k_similar(
     n_rows, n_items = profiles.shape[0], item_matrix.shape[0]
     if played is not None and played.shape != (n_rows, n_items):
         raise ValueError(f"played is {played.shape}, expected {(n_rows, n_items)}")
+    if n_rows == 0 or n_items == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return TopK(empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     k = min(k, n_items)
     items_t = csr_matrix(item_matrix.T, dtype=np.float32)
-    block = max(1, max_block_cells // max(n_items, 1))
+    block = max(1, max_block_cells // n_items)
     parts = [
         _block_top_k(profiles, items_t, played, start, min(start + block, n_rows), k, floor)
         for start in range(0, n_rows, block)
     ]
-    if not parts:
-        empty = np.empty(0, dtype=np.int64)
-        return TopK(empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     return TopK(*(np.concatenate(arrays) for arrays in zip(*parts)))
 
 

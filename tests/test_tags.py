@@ -109,6 +109,14 @@ def test_a_listener_with_nothing_tagged_gets_nothing():
     assert top.rows.size == 0
 
 
+def test_no_listeners_or_no_items_give_no_rows():
+    none = top_k_similar(csr_matrix((0, 2), dtype=np.float32), SPACE.matrix, k=3)
+    nothing = top_k_similar(
+        listener_profiles(listens(("a-shoe", 1.0)), SPACE.matrix), csr_matrix((0, 2)), k=3
+    )
+    assert none.rows.size == 0 and nothing.rows.size == 0
+
+
 def test_tf_idf_weights_are_sublinear_smoothed_and_unit_length():
     # Artist x: "rock" by 3 voters, "dreamy" by 1; y: "rock" once; z: "dreamy" once;
     # "solo" only on z is dropped (one artist: links to no other). n = 3 artists, each term
