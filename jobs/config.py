@@ -105,6 +105,15 @@ class ClusteringConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    """How `playlist_feedback` segments listeners (schemas/feedback.py)."""
+
+    lookback_weeks: int = 4
+    new_listener_days: int = 14
+    heavy_weekly_plays: int = 100
+
+
+@dataclass(frozen=True)
 class RerankerConfig:
     """The likeability re-ranker (jobs/rerank.py): an MLP predicting a completed play
     rather than an early skip. Off by default: see README for why."""
@@ -176,6 +185,7 @@ class PipelineConfig:
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
     spotify: SpotifyConfig = field(default_factory=SpotifyConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
     def __post_init__(self) -> None:
         if self.empty_week not in EMPTY_WEEK_ACTIONS:
@@ -216,6 +226,7 @@ class PipelineConfig:
             "clustering": ClusteringConfig,
             "spotify": SpotifyConfig,
             "reranker": RerankerConfig,
+            "feedback": FeedbackConfig,
         }
         scalars = {}
         for key, value in settings.items():
