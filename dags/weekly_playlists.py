@@ -111,8 +111,12 @@ def weekly_playlists():
     # Weeks read the days earlier weeks ingested: ingest them in order, even in backfills.
     ingest = spark_job("ingest_events", "ingest", depends_on_past=True)
     publish = spark_job("publish_playlists", "publish")
-    # Last week's slots meet the days just ingested; a failed feedback check stops publish.
-    ingest >> spark_job("derive_feedback", "feedback") >> publish
+    # Last week's slots meet the days just ingested, once last week's run has published
+    # them (backfilled weeks run side by side); a failed feedback check stops publish.
+    feedback = spark_job(
+        "derive_feedback", "feedback", depends_on_past=True, wait_for_downstream=True
+    )
+    ingest >> feedback >> publish
     chain(
         has_events,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),
