@@ -38,7 +38,7 @@ def test_task_order(dagbag):
         "cluster_tracks": ["score_candidates"],
         "validate_raw_events": ["ingest_events"],
         "ingest_events": ["build_interactions", "derive_feedback"],
-        "derive_feedback": ["publish_playlists"],
+        "derive_feedback": ["assemble_playlists", "publish_playlists"],
         "build_interactions": ["train_als"],
         "train_als": ["score_candidates"],
         "score_candidates": ["rerank_candidates"],
