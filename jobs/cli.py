@@ -127,7 +127,12 @@ def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
 
 
 def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
-    from jobs.simulate import OUTCOMES, simulate, weekly_outcomes
+    from jobs.simulate import (
+        OUTCOMES,
+        estimates_against_outcomes,
+        simulate,
+        weekly_outcomes,
+    )
 
     def simulated(run_week) -> None:
         def timed(week) -> None:
@@ -165,6 +170,12 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"{'week':<12}" + "".join(f"{name:>10}" for name in OUTCOMES))
     for week, slots, *shares in weekly_outcomes(config):
         print(f"{week!s:<12}{slots:>10,}" + "".join(f"{share:>10.1%}" for share in shares))
+    estimates = estimates_against_outcomes(config)
+    if estimates:
+        print("\nadaptive policy: IPS estimate before each week against what it earned")
+        print(f"{'week':<12}{'segment':<10}{'estimate':>10}{'earned':>10}")
+        for week, segment, estimate, earned in estimates:
+            print(f"{week!s:<12}{segment:<10}{estimate:>10.1%}{earned:>10.1%}")
 
 
 def _backfill(args: argparse.Namespace, config: PipelineConfig) -> None:

@@ -114,6 +114,21 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class BanditConfig:
+    """The adaptive policy over Discover Weekly's source weights and exploration share
+    (jobs/policy.py); off, the fixed `[playlists]` values apply."""
+
+    enabled: bool = False
+    history_weeks: int = 8  # feedback weeks the posteriors count
+    discount: float = 0.8  # per week of age
+    min_factor: float = 0.5  # of a source's fixed weight
+    max_factor: float = 2.0
+    min_exploration_share: float = 0.1
+    max_exploration_share: float = 0.4
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class RerankerConfig:
     """The likeability re-ranker (jobs/rerank.py): an MLP predicting a completed play
     rather than an early skip. Off by default: see README for why."""
@@ -186,6 +201,7 @@ class PipelineConfig:
     spotify: SpotifyConfig = field(default_factory=SpotifyConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    bandit: BanditConfig = field(default_factory=BanditConfig)
 
     def __post_init__(self) -> None:
         if self.empty_week not in EMPTY_WEEK_ACTIONS:
@@ -227,6 +243,7 @@ class PipelineConfig:
             "spotify": SpotifyConfig,
             "reranker": RerankerConfig,
             "feedback": FeedbackConfig,
+            "bandit": BanditConfig,
         }
         scalars = {}
         for key, value in settings.items():

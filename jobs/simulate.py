@@ -151,3 +151,28 @@ def weekly_outcomes(config: PipelineConfig) -> list[tuple]:
         )
         .fetchall()
     )
+
+
+def estimates_against_outcomes(config: PipelineConfig) -> list[tuple]:
+    """(week, segment, IPS estimate of the week's policy, the reward per Discover Weekly
+    slot that week then earned) for every week with a `policy` (the adaptive policy on)
+    and feedback; the estimate was made before the week, from the week before's slots."""
+    import duckdb
+
+    policy, feedback = (table_path(config, name) for name in ("policy", "playlist_feedback"))
+    if not any(policy.glob("week=*/*.parquet")) or not any(feedback.glob("week=*/*.parquet")):
+        return []
+    return (
+        duckdb.connect()
+        .execute(
+            "WITH estimates AS (SELECT DISTINCT week, segment, ips_estimate "
+            "  FROM read_parquet(?, hive_partitioning=true)), "
+            "outcomes AS (SELECT week, segment, avg((streamed OR saved)::INT) AS earned "
+            "  FROM read_parquet(?, hive_partitioning=true) "
+            "  WHERE playlist_type = 'discover_weekly' GROUP BY ALL) "
+            "SELECT week, segment, ips_estimate, earned FROM estimates JOIN outcomes "
+            "USING (week, segment) ORDER BY week, segment",
+            [str(policy / "week=*/*.parquet"), str(feedback / "week=*/*.parquet")],
+        )
+        .fetchall()
+    )

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from jobs import pipeline, sample_data, simulate
-from jobs.config import PipelineConfig
+from jobs.config import BanditConfig, PipelineConfig
 from jobs.tables import table_path
 
 WEEK = dt.date(2026, 11, 16)
@@ -113,7 +113,12 @@ def test_a_simulated_week_learns_from_the_reactions_to_the_week_before(
     spark, tmp_path, test_config
 ):
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
-    config = replace(config, spark_master=test_config.spark_master, hive_catalog=False)
+    config = replace(
+        config,
+        spark_master=test_config.spark_master,
+        hive_catalog=False,
+        bandit=BanditConfig(enabled=True),
+    )
     first = dt.date(2026, 11, 9)
 
     runs = simulate.simulate(
@@ -139,3 +144,11 @@ def test_a_simulated_week_learns_from_the_reactions_to_the_week_before(
     assert week == first and slots == published
     assert 0 < streamed < played and played == pytest.approx(streamed + skipped)
     assert (table_path(config, "playlists") / "week=2026-11-16").exists()
+    # The adaptive policy chose both weeks' shares; the first week's earnings are known.
+    assert sorted(path.name for path in table_path(config, "policy").glob("week=*")) == [
+        "week=2026-11-09",
+        "week=2026-11-16",
+    ]
+    estimates = simulate.estimates_against_outcomes(config)
+    assert {week for week, *_ in estimates} == {first}
+    assert all(0 <= earned <= 1 for *_, earned in estimates)
