@@ -112,6 +112,16 @@ def view_week(
     return True
 
 
+def view_weeks(con: duckdb.DuckDBPyConnection, view: str, table: Path) -> bool:
+    """Create `view` over every week of a week-partitioned table (its `week` column from the
+    folder names); False (no view) when the table has no files yet."""
+    pattern = table / "week=*" / "*.parquet"
+    if not any(table.glob("week=*/*.parquet")):
+        return False
+    con.read_parquet(str(pattern), hive_partitioning=True).create_view(view)
+    return True
+
+
 def _view_names(con: duckdb.DuckDBPyConnection, view: str, key: str, folder: Path) -> None:
     """`view` (key, name) over a catalog table; empty when the catalog lacks it."""
     if any(folder.glob("*.parquet")):
@@ -670,18 +680,14 @@ def stream_rate_by_week(config: PipelineConfig, until: date) -> dict[str, list[t
     """Share of slots streamed per source, for every week of playlist_feedback up to `until`."""
     import duckdb
 
-    folder = table_path(config, "playlist_feedback")
-    if not any(folder.glob("week=*/*.parquet")):
+    con = duckdb.connect()
+    if not view_weeks(con, "feedback", table_path(config, "playlist_feedback")):
         return {}
-    rows = (
-        duckdb.connect()
-        .execute(
-            "SELECT source, week, avg(streamed::INT) FROM read_parquet(?, hive_partitioning=true) "
-            "WHERE week <= ? GROUP BY ALL ORDER BY source, week",
-            [str(folder / "week=*/*.parquet"), until],
-        )
-        .fetchall()
-    )
+    rows = con.execute(
+        "SELECT source, week, avg(streamed::INT) FROM feedback WHERE week <= ? "
+        "GROUP BY ALL ORDER BY source, week",
+        [until],
+    ).fetchall()
     by_source: dict[str, list[tuple[date, float]]] = {}
     for source, week, rate in rows:
         by_source.setdefault(source, []).append((week, rate))

@@ -30,8 +30,9 @@ import pyarrow.parquet as pq
 
 from jobs import sample_data
 from jobs.config import PipelineConfig
+from jobs.report import view_weeks
 from jobs.tables import raw_day_path, table_path
-from schemas import raw_events
+from schemas import playlists, raw_events
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def published_slots(config: PipelineConfig, week: date) -> pa.Table:
     """SERVED_COLUMNS of the playlists published for `week` (none when it was not)."""
     folder = table_path(config, "playlists") / f"week={week.isoformat()}"
     if not folder.exists():
-        return pa.table({name: pa.array([], pa.string()) for name in SERVED_COLUMNS})
+        return sample_data.arrow_schema(playlists.SCHEMA).empty_table().select(SERVED_COLUMNS)
     table = ds.dataset(folder, format="parquet", partitioning="hive").to_table(
         columns=SERVED_COLUMNS
     )
@@ -138,19 +139,13 @@ def weekly_outcomes(config: PipelineConfig) -> list[tuple]:
     for every week of playlist_feedback, in week order."""
     import duckdb
 
-    folder = table_path(config, "playlist_feedback")
-    if not any(folder.glob("week=*/*.parquet")):
+    con = duckdb.connect()
+    if not view_weeks(con, "feedback", table_path(config, "playlist_feedback")):
         return []
     shares = ", ".join(f"avg({name}::INT)" for name in OUTCOMES[1:])
-    return (
-        duckdb.connect()
-        .execute(
-            f"SELECT week, count(*), {shares} FROM read_parquet(?, hive_partitioning=true) "
-            "GROUP BY week ORDER BY week",
-            [str(folder / "week=*/*.parquet")],
-        )
-        .fetchall()
-    )
+    return con.execute(
+        f"SELECT week, count(*), {shares} FROM feedback GROUP BY week ORDER BY week"
+    ).fetchall()
 
 
 def estimates_against_outcomes(config: PipelineConfig) -> list[tuple]:
@@ -159,20 +154,15 @@ def estimates_against_outcomes(config: PipelineConfig) -> list[tuple]:
     and feedback; the estimate was made before the week, from the week before's slots."""
     import duckdb
 
-    policy, feedback = (table_path(config, name) for name in ("policy", "playlist_feedback"))
-    if not any(policy.glob("week=*/*.parquet")) or not any(feedback.glob("week=*/*.parquet")):
+    con = duckdb.connect()
+    if not all(
+        view_weeks(con, name, table_path(config, name)) for name in ("policy", "playlist_feedback")
+    ):
         return []
-    return (
-        duckdb.connect()
-        .execute(
-            "WITH estimates AS (SELECT DISTINCT week, segment, ips_estimate "
-            "  FROM read_parquet(?, hive_partitioning=true)), "
-            "outcomes AS (SELECT week, segment, avg((streamed OR saved)::INT) AS earned "
-            "  FROM read_parquet(?, hive_partitioning=true) "
-            "  WHERE playlist_type = 'discover_weekly' GROUP BY ALL) "
-            "SELECT week, segment, ips_estimate, earned FROM estimates JOIN outcomes "
-            "USING (week, segment) ORDER BY week, segment",
-            [str(policy / "week=*/*.parquet"), str(feedback / "week=*/*.parquet")],
-        )
-        .fetchall()
-    )
+    return con.execute(
+        "WITH estimates AS (SELECT DISTINCT week, segment, ips_estimate FROM policy), "
+        "outcomes AS (SELECT week, segment, avg((streamed OR saved)::INT) AS earned "
+        "  FROM playlist_feedback WHERE playlist_type = 'discover_weekly' GROUP BY ALL) "
+        "SELECT week, segment, ips_estimate, earned FROM estimates JOIN outcomes "
+        "USING (week, segment) ORDER BY week, segment"
+    ).fetchall()
