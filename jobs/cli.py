@@ -130,6 +130,7 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.simulate import (
         OUTCOMES,
         estimates_against_outcomes,
+        policy_outcomes,
         simulate,
         weekly_outcomes,
     )
@@ -170,6 +171,15 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"{'week':<12}" + "".join(f"{name:>10}" for name in OUTCOMES))
     for week, slots, *shares in weekly_outcomes(config):
         print(f"{week!s:<12}{slots:>10,}" + "".join(f"{share:>10.1%}" for share in shares))
+    overall = policy_outcomes(config)
+    if overall:
+        print(
+            f"\nover all {len(weekly_outcomes(config))} weeks: {overall['slots']:,} slots, "
+            f"{overall['stream_rate']:.1%} streamed, {overall['save_rate']:.1%} saved, "
+            f"{overall['skip_rate']:.1%} skipped; {overall['catalog_coverage']:.1%} of the "
+            f"catalog served; {overall['cold_start_tracks']:,} cold-start tracks served, "
+            f"{overall['cold_start_found'] or 0:.1%} of them found a listener"
+        )
     estimates = estimates_against_outcomes(config)
     if estimates:
         print("\nadaptive policy: IPS estimate before each week against what it earned")

@@ -132,6 +132,16 @@ def write_days(raw_dir: Path, events: pa.Table) -> None:
 
 
 OUTCOMES = ("slots", "played", "streamed", "skipped", "saved", "added")
+# What the whole run earned (`policy_outcomes`), to set one policy against another.
+POLICY_OUTCOMES = (
+    "slots",
+    "stream_rate",
+    "save_rate",
+    "skip_rate",
+    "catalog_coverage",
+    "cold_start_tracks",
+    "cold_start_found",
+)
 
 
 def weekly_outcomes(config: PipelineConfig) -> list[tuple]:
@@ -146,6 +156,36 @@ def weekly_outcomes(config: PipelineConfig) -> list[tuple]:
     return con.execute(
         f"SELECT week, count(*), {shares} FROM feedback GROUP BY week ORDER BY week"
     ).fetchall()
+
+
+def policy_outcomes(config: PipelineConfig) -> dict[str, float] | None:
+    """Over every week of playlist_feedback (the simulated weeks): the slots, the share of
+    them streamed, saved and skipped, the catalog coverage (distinct tracks served over the
+    catalog's tracks), and the cold-start tracks served - nobody had played them before
+    the week they were first served - with the share of those that found a listener (a
+    slot of theirs streamed). None before any feedback."""
+    import duckdb
+
+    con = duckdb.connect()
+    if not view_weeks(con, "feedback", table_path(config, "playlist_feedback")):
+        return None
+    con.read_parquet(str(config.catalog_dir / "tracks" / "*.parquet")).create_view("tracks")
+    con.read_parquet(
+        str(table_path(config, "events") / "date=*" / "*.parquet"), hive_partitioning=True
+    ).create_view("events")
+    row = con.execute(
+        "WITH first_served AS (SELECT track_id, min(week) AS week, bool_or(streamed) AS found "
+        "  FROM feedback GROUP BY track_id), "
+        "first_played AS (SELECT track_id, min(date) AS day FROM events "
+        "  WHERE event_type = 'play' GROUP BY track_id), "
+        "cold AS (SELECT found FROM first_served LEFT JOIN first_played USING (track_id) "
+        "  WHERE first_played.day IS NULL OR first_played.day >= first_served.week) "
+        "SELECT count(*), avg(streamed::INT), avg(saved::INT), avg(skipped::INT), "
+        "  count(DISTINCT track_id) / (SELECT count(*) FROM tracks), "
+        "  (SELECT count(*) FROM cold), (SELECT avg(found::INT) FROM cold) "
+        "FROM feedback"
+    ).fetchone()
+    return dict(zip(POLICY_OUTCOMES, row))
 
 
 def estimates_against_outcomes(config: PipelineConfig) -> list[tuple]:

@@ -152,3 +152,48 @@ def test_a_simulated_week_learns_from_the_reactions_to_the_week_before(
     estimates = simulate.estimates_against_outcomes(config)
     assert {week for week, *_ in estimates} == {first}
     assert all(0 <= earned <= 1 for *_, earned in estimates)
+
+
+def _write(folder, table: pa.Table, name="part-0.parquet") -> None:
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / name)
+
+
+def test_policy_outcomes_count_coverage_and_the_cold_start_tracks_that_found_listeners(tmp_path):
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    assert simulate.policy_outcomes(config) is None  # nothing served yet
+    tracks = pa.table({"track_id": [f"t{n}" for n in range(10)]})
+    _write(config.catalog_dir / "tracks", tracks)
+    first, second = dt.date(2026, 11, 9), dt.date(2026, 11, 16)
+    # t1 was played before it was served; t2 only during the week it was first served; t3
+    # never; t4 first served in the second week, played in between.
+    for day, track in ((dt.date(2026, 11, 2), "t1"), (first, "t2"), (dt.date(2026, 11, 12), "t4")):
+        _write(
+            table_path(config, "events") / f"date={day}",
+            pa.table({"track_id": [track, "t9"], "event_type": ["play", "save"]}),
+        )
+    feedback = table_path(config, "playlist_feedback")
+    slots = {  # week: (track, streamed, saved, skipped)
+        first: [("t1", True, True, False), ("t2", False, False, True), ("t3", False, False, False)],
+        second: [("t2", True, False, False), ("t4", False, False, True)],
+    }
+    for week, rows in slots.items():
+        track, streamed, saved, skipped = (list(column) for column in zip(*rows))
+        _write(
+            feedback / f"week={week}",
+            pa.table({"track_id": track, "streamed": streamed, "saved": saved, "skipped": skipped}),
+        )
+
+    outcomes = simulate.policy_outcomes(config)
+
+    assert outcomes["slots"] == 5
+    assert outcomes["stream_rate"] == pytest.approx(2 / 5)
+    assert outcomes["save_rate"] == pytest.approx(1 / 5)
+    assert outcomes["skip_rate"] == pytest.approx(2 / 5)
+    assert outcomes["catalog_coverage"] == pytest.approx(4 / 10)
+    # Cold when first served: t2 (its first play came with the serving), t3 (never played);
+    # t2 was streamed the second week. t4 was played before its first serving.
+    assert outcomes["cold_start_tracks"] == 2
+    assert outcomes["cold_start_found"] == pytest.approx(1 / 2)
