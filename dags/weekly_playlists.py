@@ -7,7 +7,8 @@ Radar for every listener:
 check for events → validate raw events → ingest → interactions → train ALS → score candidates →
 re-rank (when enabled) → assemble playlists → validate playlists → publish → announce the
 `playlists` asset, with the catalog's audio-feature clusters built alongside (cluster
-tracks → score candidates).
+tracks → score candidates), and how last week's playlists were received derived from the
+events just ingested (derive feedback → assemble playlists).
 
 A run publishes the Monday that closes its data interval (`jobs.weeks.week_for_run`);
 trigger with `{"week": "YYYY-MM-DD"}` to (re)build a given week. Each Spark job rewrites
@@ -107,18 +108,29 @@ def weekly_playlists():
     # The catalog's audio-feature clusters need no events: a branch of their own, joined
     # where taste profiles and the audio candidate sources need them.
     has_events >> spark_job("cluster_tracks", "clusters") >> candidates
+    # Weeks read the days earlier weeks ingested: ingest them in order, even in backfills.
+    ingest = spark_job("ingest_events", "ingest", depends_on_past=True)
+    assemble = spark_job("assemble_playlists", "playlists")
+    publish = spark_job("publish_playlists", "publish")
+    # Last week's slots meet the days just ingested, once last week's run has published
+    # them (backfilled weeks run side by side): wait_for_downstream waits for the previous
+    # run's tasks directly downstream of this one, so publish is one of them. Assembly
+    # reads the feedback (the adaptive policy); a failed feedback check stops the run.
+    feedback = spark_job(
+        "derive_feedback", "feedback", depends_on_past=True, wait_for_downstream=True
+    )
+    ingest >> feedback >> [assemble, publish]
     chain(
         has_events,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),
-        # Weeks read the days earlier weeks ingested: ingest them in order, even in backfills.
-        spark_job("ingest_events", "ingest", depends_on_past=True),
+        ingest,
         spark_job("build_interactions", "interactions"),
         spark_job("train_als", "train_als"),
         candidates,
         spark_job("rerank_candidates", "rerank"),
-        spark_job("assemble_playlists", "playlists"),
+        assemble,
         spark_job("validate_playlists", "validate", "--table", "playlists"),
-        spark_job("publish_playlists", "publish"),
+        publish,
         announce_playlists(week),
     )
 

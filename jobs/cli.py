@@ -126,6 +126,68 @@ def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
     print_summary(config, args.week)
 
 
+def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from jobs.simulate import (
+        OUTCOMES,
+        estimates_against_outcomes,
+        policy_outcomes,
+        simulate,
+        weekly_outcomes,
+    )
+
+    def simulated(run_week) -> None:
+        def timed(week) -> None:
+            started = time.perf_counter()
+            print(f"week {week} ...", flush=True)
+            run_week(week)
+            print(f"week {week} built in {time.perf_counter() - started:.0f} s", flush=True)
+
+        simulate(
+            config,
+            args.week,
+            args.weeks,
+            args.users,
+            args.tracks,
+            args.history_weeks,
+            args.seed,
+            timed,
+        )
+
+    if args.airflow:
+        from jobs.local_airflow import airflow_env, init_airflow, run_week
+
+        env = airflow_env(config)
+        init_airflow(config, env)
+        simulated(lambda week: run_week(config, env, week.isoformat()))
+    else:
+        from jobs import pipeline
+
+        spark = _in_process(config, f"weekly-playlists-simulate-{args.week}")
+        try:
+            simulated(lambda week: pipeline.run_week(spark, config, week))
+        finally:
+            spark.stop()
+    print("\nhow each week's playlists were received (playlist_feedback):")
+    print(f"{'week':<12}" + "".join(f"{name:>10}" for name in OUTCOMES))
+    for week, slots, *shares in weekly_outcomes(config):
+        print(f"{week!s:<12}{slots:>10,}" + "".join(f"{share:>10.1%}" for share in shares))
+    overall = policy_outcomes(config)
+    if overall:
+        print(
+            f"\nover all {len(weekly_outcomes(config))} weeks: {overall['slots']:,} slots, "
+            f"{overall['stream_rate']:.1%} streamed, {overall['save_rate']:.1%} saved, "
+            f"{overall['skip_rate']:.1%} skipped; {overall['catalog_coverage']:.1%} of the "
+            f"catalog served; {overall['cold_start_tracks']:,} cold-start tracks served, "
+            f"{overall['cold_start_found'] or 0:.1%} of them found a listener"
+        )
+    estimates = estimates_against_outcomes(config)
+    if estimates:
+        print("\nadaptive policy: IPS estimate before each week against what it earned")
+        print(f"{'week':<12}{'segment':<10}{'estimate':>10}{'earned':>10}")
+        for week, segment, estimate, earned in estimates:
+            print(f"{week!s:<12}{segment:<10}{estimate:>10.1%}{earned:>10.1%}")
+
+
 def _backfill(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.weeks import weeks_between
 
@@ -322,6 +384,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     on_cluster.add_argument("--week", type=parse_week, default=None, help="demo: week to build")
     _add_sample_args(on_cluster)
     on_cluster.set_defaults(run=_cluster)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="listeners who react to the published playlists, week after week (issue 10)",
+    )
+    simulate.add_argument("--week", required=True, type=parse_week, help="first week to run")
+    simulate.add_argument("--weeks", type=int, default=8, help="weeks of reactions after it")
+    simulate.add_argument("--history-weeks", type=int, default=4, help="events before --week")
+    simulate.add_argument("--users", type=int, default=1000)
+    simulate.add_argument("--tracks", type=int, default=3000)
+    simulate.add_argument("--seed", type=int, default=42)
+    simulate.add_argument(
+        "--airflow", action="store_true", help="run each week through the DAG (airflow dags test)"
+    )
+    simulate.set_defaults(run=_simulate)
 
     run = commands.add_parser("run", help="run every stage of a week in one Spark process")
     run.add_argument("--week", required=True, type=parse_week)

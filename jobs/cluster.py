@@ -24,6 +24,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +47,8 @@ SLOTS = WORKERS * WORKER_CORES
 # (seconds of CPU), and a week takes minutes.
 POLL_SECONDS = 30
 LIST_ATTEMPTS = 3
+# How long the scheduler may take to start the latest interval's run after an unpause.
+SCHEDULED_RUN_WAIT = 60
 
 T = TypeVar("T")
 # Settings every task of the cluster reads unless WP_CONFIG names others: weeks run side by
@@ -385,8 +388,22 @@ def wait_for_runs(env: dict[str, str], run_type: str, run_count: int, timeout: f
     return _poll_runs(env, finished, f"{run_count} {run_type} runs", timeout)
 
 
+def _open_run_of(runs: list[dict], logical_date: str) -> dict | None:
+    """The unfinished run whose logical date is `logical_date` (YYYY-MM-DD), if any."""
+    return next(
+        (
+            run
+            for run in runs
+            if run["logical_date"][:10] == logical_date and run["state"] not in FINISHED
+        ),
+        None,
+    )
+
+
 def run_week_on_cluster(config: PipelineConfig, week: str, timeout: float = 3600) -> dict:
-    """One week through the scheduler (unpause, trigger with `{"week": week}`, wait)."""
+    """One week through the scheduler. Unpausing starts the run of the latest finished
+    interval (catchup is off): when that run builds `week`, follow it instead of building
+    the week twice; otherwise trigger one with `{"week": week}`. Wait for it to finish."""
     from jobs.local_airflow import DAG_ID, airflow_json
 
     env = cluster_env(config)
@@ -405,11 +422,22 @@ def run_week_on_cluster(config: PipelineConfig, week: str, timeout: float = 3600
         timeout=180,
     )
     airflow(["dags", "unpause", DAG_ID], env, log)
-    (triggered,) = airflow_json(
-        ["dags", "trigger", DAG_ID, "--conf", json.dumps({"week": week})], env
-    )
-    run_id = triggered["dag_run_id"]
-    # Unpausing may also start the latest scheduled run (catchup is off): wait for ours.
+    # A run publishes the Monday that closes its interval: week W is logical date W - 7 days.
+    logical_date = (date.fromisoformat(week) - timedelta(days=7)).isoformat()
+    scheduled = None
+    deadline = time.monotonic() + SCHEDULED_RUN_WAIT
+    while scheduled is None and time.monotonic() < deadline:
+        scheduled = _open_run_of(_dag_runs(env), logical_date)
+        if scheduled is None:
+            time.sleep(SCHEDULED_RUN_WAIT / 6)
+    if scheduled is not None:
+        run_id = scheduled["run_id"]
+        print(f"the scheduler's own run {run_id} builds week {week}: following it", flush=True)
+    else:
+        (triggered,) = airflow_json(
+            ["dags", "trigger", DAG_ID, "--conf", json.dumps({"week": week})], env
+        )
+        run_id = triggered["dag_run_id"]
     return _poll_runs(
         env,
         lambda runs: next(

@@ -105,6 +105,30 @@ class ClusteringConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    """How `playlist_feedback` segments listeners (schemas/feedback.py)."""
+
+    lookback_weeks: int = 4
+    new_listener_days: int = 14
+    heavy_weekly_plays: int = 100
+
+
+@dataclass(frozen=True)
+class BanditConfig:
+    """The adaptive policy over Discover Weekly's source weights and exploration share
+    (jobs/policy.py); off, the fixed `[playlists]` values apply."""
+
+    enabled: bool = False
+    history_weeks: int = 8  # feedback weeks the posteriors count
+    discount: float = 0.8  # per week of age
+    min_factor: float = 0.5  # of a source's fixed weight
+    max_factor: float = 2.0
+    min_exploration_share: float = 0.1
+    max_exploration_share: float = 0.4
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class RerankerConfig:
     """The likeability re-ranker (jobs/rerank.py): an MLP predicting a completed play
     rather than an early skip. Off by default: see README for why."""
@@ -176,6 +200,8 @@ class PipelineConfig:
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
     spotify: SpotifyConfig = field(default_factory=SpotifyConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    bandit: BanditConfig = field(default_factory=BanditConfig)
 
     def __post_init__(self) -> None:
         if self.empty_week not in EMPTY_WEEK_ACTIONS:
@@ -216,6 +242,8 @@ class PipelineConfig:
             "clustering": ClusteringConfig,
             "spotify": SpotifyConfig,
             "reranker": RerankerConfig,
+            "feedback": FeedbackConfig,
+            "bandit": BanditConfig,
         }
         scalars = {}
         for key, value in settings.items():

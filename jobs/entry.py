@@ -23,10 +23,10 @@ def run_job(
     argv: Sequence[str] | None,
     body: JobBody,
     description: str,
-    enabled: Callable[[PipelineConfig], bool] | None = None,
+    enabled: Callable[[PipelineConfig, date], bool] | None = None,
 ) -> None:
     """Run `body` for `--week` in a fresh session; a stage that `enabled` says is off in
-    this config records that and starts no Spark (a JVM for nothing costs ~15 s a run)."""
+    this config and week records that and starts no Spark (a JVM for nothing costs ~15 s a run)."""
     parser = argparse.ArgumentParser(prog=f"jobs/{stage}.py", description=description)
     parser.add_argument("--week", required=True, type=parse_week, help="Monday, YYYY-MM-DD")
     parser.add_argument("--config", default=None, help="TOML config file (default: WP_CONFIG)")
@@ -39,8 +39,8 @@ def run_job(
         week_lock(config, args.week, stage, whole_week=False),
         stage_record(config, args.week, stage) as record,
     ):
-        if enabled is not None and not enabled(config):
-            logging.getLogger(__name__).info("%s is off in this config: nothing to do", stage)
+        if enabled is not None and not enabled(config, args.week):
+            logging.getLogger(__name__).info("%s has nothing to do for this config and week", stage)
             record["rows"][stage] = 0
             return
         spark = spark_session(config, f"weekly-playlists-{stage}-{args.week}")

@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from jobs import (
     candidates,
     clusters,
+    feedback,
     ingest,
     interactions,
     playlists,
@@ -31,6 +32,7 @@ from jobs.runlog import stage_record, week_lock
 STAGES = (
     ("validate_raw_events", partial(validate.run, table="raw_events")),
     ("ingest", ingest.run),
+    ("feedback", feedback.run),
     ("interactions", interactions.run),
     ("train_als", train_als.run),
     ("clusters", clusters.run),

@@ -19,6 +19,8 @@ from pyspark.sql import functions as F
 from jobs.candidates import nearest_by_cosine
 from jobs.config import PipelineConfig, PlaylistConfig
 from jobs.entry import run_job
+from jobs.feedback import listener_segments
+from jobs.policy import listener_policy, write_policy
 from jobs.rules import (
     Controls,
     apply_discovery_mode,
@@ -26,13 +28,15 @@ from jobs.rules import (
     read_controls,
     remove_disallowed,
 )
-from jobs.tables import read_control, read_week, staged_week, with_schema
+from jobs.tables import read_control, read_table, read_week, staged_week, with_schema
 from jobs.weeks import release_window, week_start
 from schemas import candidates as candidates_schema
 from schemas import catalog, model, rerank
 from schemas import clusters as clusters_schema
+from schemas import events as events_schema
 from schemas import interactions as interactions_schema
 from schemas import playlists as schema
+from schemas.policy import POLICY
 
 
 def _number_within(df: DataFrame, by: list[str], order: list) -> DataFrame:
@@ -146,15 +150,16 @@ def _exploration_picks(candidates: DataFrame, depth: int) -> DataFrame:
     )
 
 
-def _exploration_quota(config: PlaylistConfig) -> int:
-    return round(config.length * config.exploration_share)
+def _exploration_quota(config: PlaylistConfig) -> Column:
+    """Each row's listener's exploration slots: `exploration_share` (a column: the fixed
+    share, or the adaptive policy's for the listener's segment) of `length`."""
+    return F.round(F.lit(config.length) * F.col("exploration_share")).cast("int")
 
 
 def _select_with_exploration(df: DataFrame, config: PlaylistConfig) -> DataFrame:
     """`length` tracks per user: the best `exploration_share` of the slots from the
     exploration rows (`explore`), the rest from the blended ranking, either side filling
     in when the other runs short; positions interleave the two evenly."""
-    quota = _exploration_quota(config)
     per_user = Window.partitionBy("user_id")
     counted = _number_within(df, ["user_id", "explore"], _best_first()).withColumns(
         {
@@ -164,7 +169,7 @@ def _select_with_exploration(df: DataFrame, config: PlaylistConfig) -> DataFrame
     )
     explore_taken = F.least(
         F.col("_explore_rows"),
-        F.greatest(F.lit(quota), F.lit(config.length) - F.col("_main_rows")),
+        F.greatest(_exploration_quota(config), F.lit(config.length) - F.col("_main_rows")),
     )
     taken = F.when(F.col("explore"), explore_taken).otherwise(
         F.least(F.col("_main_rows"), F.lit(config.length) - explore_taken)
@@ -192,6 +197,7 @@ def build_discover_weekly(
     maturity: DataFrame | None = None,
     track_moods: DataFrame | None = None,
     likeability: DataFrame | None = None,
+    listener_policy: DataFrame | None = None,
 ) -> DataFrame:
     """`length` never-played tracks per listener.
 
@@ -202,6 +208,10 @@ def build_discover_weekly(
       given, scales the blended score by likeability over the listener's mean.
     * `exploration_share` of the slots go to the exploration source (nearby audio clusters
       the listener does not play yet), interleaved with the rest.
+    * `listener_policy` (user_id, factors: source -> factor, exploration_share; the
+      adaptive policy, jobs/policy.py), when given, multiplies each source's weight by the
+      listener's factor and sets their exploration share; listeners it lacks keep the
+      fixed ones.
     * Within the listener's controls and the platform rules (`jobs.rules`), preferred genres
       favoured, Discovery Mode boosts applied; at most `max_tracks_per_artist` per artist,
       `max_tracks_per_album` per album and `max_cluster_share` of the playlist per audio
@@ -216,9 +226,15 @@ def build_discover_weekly(
         "user_id",
         "left",
     ).fillna({"maturity": 0.0})
+    factor = F.lit(1.0)
+    if listener_policy is not None:
+        with_maturity = with_maturity.join(
+            listener_policy.select("user_id", "factors"), "user_id", "left"
+        )
+        factor = F.coalesce(F.col("factors")[F.col("source")], factor)
     main = blend_candidates(
         with_maturity.where(F.col("source") != schema.SOURCE_EXPLORATION),
-        source_weight(config),
+        source_weight(config) * factor,
         depth,
     )
     if likeability is not None:
@@ -229,6 +245,12 @@ def build_discover_weekly(
     pooled = main.withColumn("explore", F.lit(False)).unionByName(
         explore.withColumn("explore", F.lit(True))
     )
+    if listener_policy is None:
+        pooled = pooled.withColumn("exploration_share", F.lit(config.exploration_share))
+    else:
+        pooled = pooled.join(
+            listener_policy.select("user_id", "exploration_share"), "user_id", "left"
+        ).fillna({"exploration_share": config.exploration_share})
     unplayed = pooled.join(controls.played, ["user_id", "track_id"], "left_anti")
     allowed = prefer_genres(
         remove_disallowed(unplayed, tracks, controls),
@@ -254,8 +276,8 @@ def build_discover_weekly(
     # where they would sit in the interleaved playlist, so that an exploration pick is not
     # dropped for sharing an artist with a blended pick far down the list.
     quota = _exploration_quota(config)
-    slots = F.when(F.col("explore"), F.lit(max(quota, 1))).otherwise(
-        F.lit(max(config.length - quota, 1))
+    slots = F.when(F.col("explore"), F.greatest(quota, F.lit(1))).otherwise(
+        F.greatest(F.lit(config.length) - quota, F.lit(1))
     )
     placed = _number_within(scored, ["user_id", "explore"], _best_first()).withColumn(
         "_at", (F.col("_n") - 0.5) / slots
@@ -517,7 +539,17 @@ def discover_weekly(
             if config.reranker.enabled
             else None
         ),
+        listener_policy=_listener_policy(spark, config, week) if config.bandit.enabled else None,
     )
+
+
+def _listener_policy(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame:
+    """Each listener's factors and exploration share from the week's `policy` rows, by their
+    segment (listeners without plays in the look-back are new)."""
+    segments = listener_segments(
+        read_table(spark, config, "events", events_schema.EVENTS), week, config.feedback
+    )
+    return listener_policy(read_week(spark, config, "policy", POLICY, week), segments)
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
@@ -529,6 +561,8 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     controls = read_controls(spark, config, week)
     controls.played.cache()
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
+    if config.bandit.enabled:
+        rows["policy_rows"] = write_policy(spark, config, week).count()
     discover = discover_weekly(spark, config, week, controls).cache()
     releases = new_releases(tracks, albums, week, config.playlists).cache()
     similar = similar_artists(

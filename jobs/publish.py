@@ -23,7 +23,17 @@ from pyspark.sql.types import StructType
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.tables import MissingTable, finished_staged_week, staging_path, table_path
-from schemas import candidates, clusters, events, interactions, model, playlists, taste
+from schemas import (
+    candidates,
+    clusters,
+    events,
+    feedback,
+    interactions,
+    model,
+    playlists,
+    policy,
+    taste,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,8 @@ WAREHOUSE_TABLES: dict[str, tuple[StructType, tuple[str, ...]]] = {
     "taste_profiles": (taste.TASTE_PROFILES, ("week",)),
     **{name: (table, ("week",)) for name, table in clusters.TABLES.items()},
     "playlists": (playlists.SCHEMA, playlists.PARTITION_COLUMNS),
+    "playlist_feedback": (feedback.SCHEMA, ("week",)),
+    "policy": (policy.POLICY, ("week",)),
 }
 
 

@@ -91,6 +91,7 @@ def render_report(config: PipelineConfig, week: date, failed_stage: str | None =
         _playlists_section(con, config) if published else _not_published_section(week),
         _clusters_section(con, config, week) if has_clusters else _no_clusters_section(week),
         _reranker_section(con, config, week),
+        _feedback_section(con, config, week),
         _metrics_section(config, con, week),
     ]
     return _page(f"weekly-playlists run report, week {week}", body)
@@ -108,6 +109,16 @@ def view_week(
         return False
     pattern = str(folder / f"{subfolders}*.parquet")
     con.read_parquet(pattern, hive_partitioning=True).create_view(view)
+    return True
+
+
+def view_weeks(con: duckdb.DuckDBPyConnection, view: str, table: Path) -> bool:
+    """Create `view` over every week of a week-partitioned table (its `week` column from the
+    folder names); False (no view) when the table has no files yet."""
+    pattern = table / "week=*" / "*.parquet"
+    if not any(table.glob("week=*/*.parquet")):
+        return False
+    con.read_parquet(str(pattern), hive_partitioning=True).create_view(view)
     return True
 
 
@@ -644,6 +655,94 @@ def _reranker_row(
     names = [column for column, *_ in cursor.description]
     written = cursor.fetchall()
     return dict(zip(names, written[0])) if written else None
+
+
+# (label, SQL aggregate over a week's playlist_feedback rows), as the report shows them.
+FEEDBACK_RATES = (
+    ("slots", "count(*)"),
+    ("played", "avg(played::INT)"),
+    ("streamed ≥ 30 s", "avg(streamed::INT)"),
+    ("skipped", "avg(skipped::INT)"),
+    ("saved", "avg(saved::INT)"),
+    ("added", "avg(added::INT)"),
+)
+
+
+def feedback_rates(con: duckdb.DuckDBPyConnection, by: str) -> list[tuple]:
+    """FEEDBACK_RATES of the `week_feedback` view per `by` (SQL columns), in `by` order."""
+    rates = ", ".join(aggregate for _, aggregate in FEEDBACK_RATES)
+    return con.execute(
+        f"SELECT {by}, {rates} FROM week_feedback GROUP BY ALL ORDER BY {by}"
+    ).fetchall()
+
+
+def stream_rate_by_week(config: PipelineConfig, until: date) -> dict[str, list[tuple[date, float]]]:
+    """Share of slots streamed per source, for every week of playlist_feedback up to `until`."""
+    import duckdb
+
+    con = duckdb.connect()
+    if not view_weeks(con, "feedback", table_path(config, "playlist_feedback")):
+        return {}
+    rows = con.execute(
+        "SELECT source, week, avg(streamed::INT) FROM feedback WHERE week <= ? "
+        "GROUP BY ALL ORDER BY source, week",
+        [until],
+    ).fetchall()
+    by_source: dict[str, list[tuple[date, float]]] = {}
+    for source, week, rate in rows:
+        by_source.setdefault(source, []).append((week, rate))
+    return by_source
+
+
+def stream_rate_figure(by_source: dict[str, list[tuple[date, float]]]) -> Figure:
+    """Stream rate of each candidate source over the weeks of playlist_feedback."""
+    figure, axis = _figure(8, 3.6)
+    for (source, points), color in zip(by_source.items(), SOURCE_COLORS * len(by_source)):
+        weeks, rates = zip(*points)
+        axis.plot(weeks, [rate * 100 for rate in rates], marker="o", color=color, label=source)
+    axis.set_ylabel("% of slots streamed ≥ 30 s")
+    axis.set_title("How each source's slots were received, week by week")
+    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    figure.autofmt_xdate()
+    return figure
+
+
+def _feedback_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date) -> Html:
+    """How last week's playlists were received (playlist_feedback of week - 7 days)."""
+    from jobs.feedback import served_week_of
+
+    served = served_week_of(week)
+    title = f"How last week's playlists were received (published {served})"
+    if not view_week(con, "week_feedback", table_path(config, "playlist_feedback"), served):
+        return _section(
+            title,
+            _unavailable(f"no playlist_feedback for week {served} (nothing published then)"),
+        )
+    labels = tuple(label for label, _ in FEEDBACK_RATES)
+    numeric = range(2, 2 + len(labels))
+
+    def shown(rows: list[tuple], keys: int) -> list[tuple]:
+        return [
+            (
+                TITLES.get(row[0], row[0]),
+                *row[1:keys],
+                _number(row[keys]),
+                *(f"{rate:.1%}" for rate in row[keys + 1 :]),
+            )
+            for row in rows
+        ]
+
+    by_source = shown(feedback_rates(con, "playlist_type, source"), 2)
+    by_segment = shown(feedback_rates(con, "playlist_type, segment"), 2)
+    over_weeks = stream_rate_by_week(config, served)
+    return _section(
+        title,
+        Html("<h3>By source</h3>"),
+        _table(("playlist", "source", *labels), by_source, numeric=numeric),
+        Html("<h3>By listener segment (new / casual / heavy)</h3>"),
+        _table(("playlist", "segment", *labels), by_segment, numeric=numeric),
+        _png(stream_rate_figure(over_weeks), "stream rate per source over the weeks", wide=True),
+    )
 
 
 def _figure_text(value: int | float | None) -> str:

@@ -391,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv,
         run,
         "Train the likeability re-ranker and score the candidates.",
-        enabled=lambda config: config.reranker.enabled,
+        enabled=lambda config, _week: config.reranker.enabled,
     )
 
 

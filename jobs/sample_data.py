@@ -331,49 +331,30 @@ def generate(
     seed: int = 42,
 ) -> dict[str, int]:
     """Writes the sample dataset; returns row counts per table name."""
-    week = dt.date(week.year, week.month, week.day)
-    if week.weekday() != 0:
-        raise ValueError(f"week must be a Monday, got {week} (a {week:%A})")
-    for name, value in (("users", users), ("tracks", tracks), ("weeks", weeks)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    window = TimeWindow.before(week, weeks)
-    seeds = np.random.SeedSequence(seed)
-    # Children are stable by index: new tables take new children, the older ones keep theirs.
-    (
-        catalog_seed,
-        listeners_seed,
-        events_seed,
-        exclusions_seed,
-        withdrawals_seed,
-        platform_rules_seed,
-        discovery_seed,
-    ) = seeds.spawn(7)
-
-    catalog, catalog_tables = _make_catalog(np.random.default_rng(catalog_seed), tracks, window)
-    listeners = _make_listeners(np.random.default_rng(listeners_seed), users, catalog, window)
+    world, catalog_tables = build_world(week, users, tracks, weeks, seed)
+    catalog, listeners, window = world.catalog, world.listeners, world.window
     counts = {}
     for table_name, table in catalog_tables.items():
         counts[table_name] = write_table(config.catalog_dir / table_name, table)
 
     follows, hides, counts["events"] = _write_events(
-        config.raw_events_dir, events_seed, catalog, listeners, window
+        config.raw_events_dir, world.events_seed, world.id_salt, catalog, listeners, window
     )
     platform_rules, ruled_artists = _platform_rules_table(
-        np.random.default_rng(platform_rules_seed), catalog, window
+        np.random.default_rng(world.seeds["platform_rules"]), catalog, window
     )
     control_tables = {
         "follows": _follows_table(follows, listeners, catalog),
         "user_settings": _settings_table(listeners),
         "user_hides": _hides_table(
-            np.random.default_rng(withdrawals_seed), hides, listeners, catalog, window
+            np.random.default_rng(world.seeds["withdrawals"]), hides, listeners, catalog, window
         ),
         "taste_profile_exclusions": _exclusions_table(
-            np.random.default_rng(exclusions_seed), listeners, window
+            np.random.default_rng(world.seeds["exclusions"]), listeners, window
         ),
         "platform_rules": platform_rules,
         "discovery_mode": _discovery_mode_table(
-            np.random.default_rng(discovery_seed), catalog, window, ruled_artists
+            np.random.default_rng(world.seeds["discovery"]), catalog, window, ruled_artists
         ),
     }
     for table_name, table in control_tables.items():
@@ -381,6 +362,53 @@ def generate(
     counts["users"] = users
     logger.info("sample data for week %s: %s", week, counts)
     return counts
+
+
+@dataclass(frozen=True)
+class World:
+    """The generated catalog and listeners (true tastes and track features included) that
+    `generate` draws the events from; the same arguments give the same world."""
+
+    catalog: _Catalog
+    listeners: _Listeners
+    window: TimeWindow
+    seeds: dict[str, np.random.SeedSequence]
+    id_salt: np.uint64  # event ids: a bijection of event numbers, see _event_ids
+
+    @property
+    def events_seed(self) -> np.random.SeedSequence:
+        return self.seeds["events"]
+
+
+# Children are stable by index: new uses take new children, the older ones keep theirs.
+_SEED_NAMES = (
+    "catalog",
+    "listeners",
+    "events",
+    "exclusions",
+    "withdrawals",
+    "platform_rules",
+    "discovery",
+    "playlist_listens",
+)
+
+
+def build_world(
+    week: dt.date, users: int, tracks: int, weeks: int, seed: int = 42
+) -> tuple[World, dict[str, pa.Table]]:
+    """The world of `generate`, and its catalog tables."""
+    week = dt.date(week.year, week.month, week.day)
+    if week.weekday() != 0:
+        raise ValueError(f"week must be a Monday, got {week} (a {week:%A})")
+    for name, value in (("users", users), ("tracks", tracks), ("weeks", weeks)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    window = TimeWindow.before(week, weeks)
+    seeds = dict(zip(_SEED_NAMES, np.random.SeedSequence(seed).spawn(len(_SEED_NAMES))))
+    catalog, catalog_tables = _make_catalog(np.random.default_rng(seeds["catalog"]), tracks, window)
+    listeners = _make_listeners(np.random.default_rng(seeds["listeners"]), users, catalog, window)
+    id_salt = np.random.default_rng(seeds["events"].spawn(1)[0]).integers(0, 2**63, dtype=np.uint64)
+    return World(catalog, listeners, window, seeds, id_salt), catalog_tables
 
 
 @dataclass(frozen=True)
@@ -869,6 +897,7 @@ class _BlockResult:
 def _write_events(
     folder: Path,
     seed: np.random.SeedSequence,
+    id_salt: np.uint64,
     catalog: _Catalog,
     listeners: _Listeners,
     window: TimeWindow,
@@ -877,7 +906,6 @@ def _write_events(
     block_size = max(64, _BLOCK_EVENTS // (MEAN_WEEKLY_PLAYS * window.weeks))
     starts = list(range(0, listeners.size, block_size))
     schema = arrow_schema(raw_events.SCHEMA)
-    id_salt = np.random.default_rng(seed.spawn(1)[0]).integers(0, 2**63, dtype=np.uint64)
     block_seeds = seed.spawn(len(starts))
     follows, hides, written = [], [], 0
     with ExitStack() as stack:
@@ -1331,6 +1359,91 @@ def _reactions(rng, catalog: _Catalog, plays: _Events, affinity, source, followe
         reactions.ts[follow],
     )
     return reactions, hides, follows
+
+
+# --------------------------------------------------------------------------------------------
+# Listening to the published playlists (`weekly-playlists simulate`)
+# --------------------------------------------------------------------------------------------
+
+# A listener opens each of their playlists in a week with chance 1 - exp(-plays / this),
+# plays being their mean weekly plays: 63% at 40 plays a week, 14% at 6.
+PLAYLIST_OPEN_PLAYS = 40.0
+SLOT_REACH = 0.95  # once a playlist is open, the chance to go on from one slot to the next
+_NUMBERS_PER_ROUND = 2**40  # event numbers of simulated week r start at r * this
+_ONE_WEEK = dt.timedelta(weeks=1)
+
+
+@dataclass(frozen=True)
+class PlaylistListens:
+    events: pa.Table  # raw events (schemas/raw_events.py), in time order
+    user_hides: pa.Table  # the hides and "don't suggest"s among them, as controls rows
+
+
+def playlist_listens(world: World, served: pa.Table, week: dt.date, round_: int) -> PlaylistListens:
+    """What the listeners do with the playlists published for `week` over its seven days.
+
+    Each listener opens each playlist with a chance that grows with how much they listen
+    (PLAYLIST_OPEN_PLAYS) and goes down it slot by slot (SLOT_REACH); every track reached
+    is played as any discovery is (`_plays`): skipped the likelier the less their true taste
+    (genre taste and latent vector) matches the track's true genre and latent features, and
+    saved, added or hidden as `_reactions` says. `served` has user_id, track_id,
+    playlist_type and position; `round_` (1, 2, ...) numbers the simulated week, for a
+    seed and event ids of its own. Deterministic in the world's seed and `round_`."""
+    from schemas.playlists import PLAYLIST_TYPES
+
+    listeners, catalog = world.listeners, world.catalog
+    parent = world.seeds["playlist_listens"]
+    rng = np.random.default_rng(
+        np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, round_))
+    )
+    user = _indices(served["user_id"], listeners.user_ids, "user_id")
+    track = _indices(served["track_id"], catalog.track_ids, "track_id")
+    kind = _indices(served["playlist_type"], pa.array(PLAYLIST_TYPES), "playlist_type")
+    position = served["position"].to_numpy()
+    playlists, playlist = np.unique(user * len(PLAYLIST_TYPES) + kind, return_inverse=True)
+    opened = rng.random(playlists.size) < -np.expm1(
+        -listeners.activity[playlists // len(PLAYLIST_TYPES)] / PLAYLIST_OPEN_PLAYS
+    )
+    depth = rng.geometric(1 - SLOT_REACH, playlists.size)
+    rows = np.flatnonzero(opened[playlist] & (position <= depth[playlist]))
+    week_start = (week - _EPOCH).days * DAY_US
+    week_end = week_start + _WEEK_US
+    schema = arrow_schema(raw_events.SCHEMA)
+    if rows.size == 0:
+        return PlaylistListens(
+            schema.empty_table(), arrow_schema(controls_schema.USER_HIDES).empty_table()
+        )
+    plays, affinity, source = _plays(
+        rng,
+        catalog,
+        listeners,
+        np.arange(listeners.size),
+        user[rows],
+        track[rows],
+        np.full(rows.size, DISCOVERY),
+        1 + playlist[rows],  # one session per playlist
+        np.maximum(listeners.start_us[user[rows]], week_start),
+        np.full(rows.size, week_end),
+    )
+    reactions, hides, _ = _reactions(
+        rng, catalog, plays, affinity, source, np.empty(0, np.int64), week_end
+    )
+    events = _Events.concat([plays, reactions])
+    events = events.take(np.argsort(events.ts, kind="stable"))
+    numbers = round_ * _NUMBERS_PER_ROUND + np.arange(len(events))
+    return PlaylistListens(
+        _events_table(events, numbers, world.id_salt, listeners, catalog, schema),
+        _hides_table(rng, hides, listeners, catalog, TimeWindow.before(week + _ONE_WEEK, 1)),
+    )
+
+
+def _indices(values: pa.ChunkedArray | pa.Array, value_set: pa.Array, name: str) -> np.ndarray:
+    """Where each value sits in `value_set`; every value must be there."""
+    found = pc.index_in(values, value_set=value_set)
+    if found.null_count:
+        unknown = pc.filter(values, pc.is_null(found))[0]
+        raise ValueError(f"{name} {unknown} is not in the generated world")
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _events_table(

@@ -37,7 +37,8 @@ def test_task_order(dagbag):
         "check_events": ["cluster_tracks", "validate_raw_events"],
         "cluster_tracks": ["score_candidates"],
         "validate_raw_events": ["ingest_events"],
-        "ingest_events": ["build_interactions"],
+        "ingest_events": ["build_interactions", "derive_feedback"],
+        "derive_feedback": ["assemble_playlists", "publish_playlists"],
         "build_interactions": ["train_als"],
         "train_als": ["score_candidates"],
         "score_candidates": ["rerank_candidates"],
@@ -55,8 +56,13 @@ def test_schedule_retries_and_asset(dagbag):
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     assert dag.timetable.expression == "0 0 * * 1"
     assert all(task.retries >= 1 for task in dag.tasks if task.task_type == "SparkSubmitOperator")
-    # Backfilled weeks may run side by side; their ingests must not.
-    assert [t.task_id for t in dag.tasks if t.depends_on_past] == ["ingest_events"]
+    # Backfilled weeks may run side by side; their ingests must not, and a week's feedback
+    # waits for the week before to be published (derive_feedback's downstream).
+    assert [t.task_id for t in dag.tasks if t.depends_on_past] == [
+        "ingest_events",
+        "derive_feedback",
+    ]
+    assert [t.task_id for t in dag.tasks if t.wait_for_downstream] == ["derive_feedback"]
     announce = dag.get_task("announce_playlists")
     assert [outlet.name for outlet in announce.outlets] == ["weekly_playlists.playlists"]
 

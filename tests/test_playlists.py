@@ -395,6 +395,42 @@ def test_exploration_gets_its_share_of_slots_interleaved(spark, catalog_frames, 
     assert reasons["x1"] == "Beyond your usual, close to what you play: mood 2"
 
 
+def test_a_listeners_policy_sets_their_exploration_share_and_source_factors(
+    spark, catalog_frames, controls_at
+):
+    # u and v have the same candidates; only u has an adaptive policy: one exploration
+    # slot of five instead of two, and popularity's weight x2 (above ALS's: first pick).
+    candidates = _candidates(
+        spark,
+        [
+            (user, source, tracks)
+            for user in ("u", "v")
+            for source, tracks in (
+                ("als", ["t1", "n1", "m1"]),
+                ("popularity", ["m2", "t3"]),
+                ("exploration", ["x1", "t2", "n2"]),
+            )
+        ],
+    )
+    config = replace(
+        CONFIG,
+        length=5,
+        exploration_share=0.4,
+        max_tracks_per_artist=5,
+        source_weights={"als": 1.0, "popularity": 0.6},
+    )
+    policy = spark.createDataFrame(
+        [("u", {"popularity": 2.0}, 0.2)],
+        "user_id string, factors map<string,double>, exploration_share double",
+    )
+    rows = _discover(catalog_frames, controls_at(WEEK), candidates, config, listener_policy=policy)
+
+    sources = {user: [r["source"] for r in rows if r["user_id"] == user] for user in "uv"}
+    assert sources["u"].count("exploration") == 1 and sources["v"].count("exploration") == 2
+    assert [r["track_id"] for r in rows if r["user_id"] == "u"][0] == "m2"
+    assert [r["track_id"] for r in rows if r["user_id"] == "v"][0] == "t1"
+
+
 def test_exploration_fills_in_when_the_blend_runs_short_and_vice_versa(
     spark, catalog_frames, controls_at
 ):

@@ -20,7 +20,7 @@ from jobs.config import PipelineConfig
 from jobs.report import report_path, score_histogram, write_report
 from jobs.runlog import run_dir
 from jobs.tables import table_path
-from schemas import clusters, metrics, model, playlists, rerank
+from schemas import clusters, feedback, metrics, model, playlists, rerank
 
 WEEK = date(2026, 11, 23)
 PARTITION = f"week={WEEK.isoformat()}"
@@ -225,6 +225,7 @@ def test_report_of_a_published_week(config):
     config = _with_reranker(config)
     _run_folder(config)
     _published_week(config)
+    _feedback_week(config, date(2026, 11, 16), [True, False])
 
     path = write_report(config, WEEK)
 
@@ -240,8 +241,8 @@ def test_report_of_a_published_week(config):
     assert "expect_column_values_to_be_between" in page and "<td>ms_played</td>" in page
     assert "2 unexpected of 10 (20.00%)" in page
     assert "expect_table_row_count_to_be_between" in page and "observed 10" in page
-    # plots inline: two score histograms, sources, cluster sizes
-    assert page.count('src="data:image/png;base64,') == 4
+    # plots inline: two score histograms, sources, cluster sizes, feedback over the weeks
+    assert page.count('src="data:image/png;base64,') == 5
     assert "http://" not in page and "https://" not in page
     # metrics and names from the catalog, escaped
     assert "ndcg@30" in page and "0.1234" in page and "weekly_playlists" in page
@@ -336,3 +337,51 @@ def test_runs_lists_each_week_with_its_outcome(config, monkeypatch, capsys):
     assert lines[1].endswith("1 passed, FAILED: events")
     assert any(line.strip().startswith("generated/") and "0.1234" in line for line in lines)
     assert lines[-1].strip() == f"report: {report_path(config, WEEK)}"
+
+
+def _feedback_week(config: PipelineConfig, served: date, streamed: list[bool]) -> None:
+    """One slot per entry of `streamed` (the first one an exploration slot of a new
+    listener, the others ALS slots of heavy listeners); unstreamed slots were skipped."""
+    n = len(streamed)
+    columns = {
+        "user_id": [f"u{i}" for i in range(n)],
+        "playlist_type": [playlists.DISCOVER_WEEKLY] * n,
+        "position": [1] * n,
+        "track_id": [f"t{i}" for i in range(n)],
+        "source": ["exploration"] + ["als"] * (n - 1),
+        "boosted": [False] * n,
+        "segment": ["new"] + ["heavy"] * (n - 1),
+        "plays": [1] * n,
+        "played": [True] * n,
+        "streamed": streamed,
+        "skipped": [not value for value in streamed],
+        "saved": [i == 1 for i in range(n)],
+        "added": [False] * n,
+    }
+    folder = table_path(config, "playlist_feedback") / f"week={served.isoformat()}"
+    _write(folder / "part-0.parquet", columns, _fields(feedback.SCHEMA, "week"))
+
+
+def test_last_weeks_feedback_by_source_and_segment_with_weeks_plotted(config):
+    page = write_report(config, WEEK).read_text()
+    assert "no playlist_feedback for week 2026-11-16 (nothing published then)" in page
+
+    _feedback_week(config, date(2026, 11, 9), [True, False])
+    _feedback_week(config, date(2026, 11, 16), [False, True, True, False, True])
+    # A later week's feedback is not this report's to show.
+    _feedback_week(config, date(2026, 11, 23), [True])
+    page = write_report(config, WEEK).read_text()
+
+    section = page[page.index("How last week") : page.index("Offline metrics")]
+    assert "published 2026-11-16" in section
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", section)
+    # By source: ALS 4 slots, 3 streamed, 1 skipped, 1 saved; exploration 1 slot, skipped.
+    assert cells[:16] == (
+        ["Discover Weekly", "als", "4", "100.0%", "75.0%", "25.0%", "25.0%", "0.0%"]
+        + ["Discover Weekly", "exploration", "1", "100.0%", "0.0%", "100.0%", "0.0%", "0.0%"]
+    )
+    assert cells[16:18] == ["Discover Weekly", "heavy"] and cells[24:26] == [
+        "Discover Weekly",
+        "new",
+    ]
+    assert "stream rate per source over the weeks" in section

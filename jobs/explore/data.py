@@ -144,19 +144,22 @@ def _playlists_connection(config: PipelineConfig, week: date) -> duckdb.DuckDBPy
     return con
 
 
-def default_listener(config: PipelineConfig, week: date) -> str:
-    """The first listener (by id) with the most playlist types, so both playlists show."""
-    found = (
-        _playlists_connection(config, week)
-        .execute(
-            "SELECT user_id FROM week_playlists GROUP BY user_id "
-            "ORDER BY count(DISTINCT playlist_type) DESC, user_id LIMIT 1"
-        )
-        .fetchall()
-    )
+def _first_in_week(config: PipelineConfig, week: date, query: str) -> str:
+    """The first value `query` finds in the week's playlists (`week_playlists`)."""
+    found = _playlists_connection(config, week).execute(query).fetchall()
     if not found:
         raise NotInWarehouse(f"week {week}'s playlists partition has no rows")
     return found[0][0]
+
+
+def default_listener(config: PipelineConfig, week: date) -> str:
+    """The first listener (by id) with the most playlist types, so both playlists show."""
+    return _first_in_week(
+        config,
+        week,
+        "SELECT user_id FROM week_playlists GROUP BY user_id "
+        "ORDER BY count(DISTINCT playlist_type) DESC, user_id LIMIT 1",
+    )
 
 
 def find_listeners(config: PipelineConfig, week: date, text: str, limit: int = 20) -> list[str]:
@@ -531,17 +534,12 @@ def track_details(config: PipelineConfig, track_id: str) -> dict:
 
 def popular_track(config: PipelineConfig, week: date) -> str:
     """The track in the most of the week's playlists: where the track page starts."""
-    found = (
-        _playlists_connection(config, week)
-        .execute(
-            "SELECT track_id FROM week_playlists GROUP BY track_id "
-            "ORDER BY count(*) DESC, track_id LIMIT 1"
-        )
-        .fetchall()
+    return _first_in_week(
+        config,
+        week,
+        "SELECT track_id FROM week_playlists GROUP BY track_id "
+        "ORDER BY count(*) DESC, track_id LIMIT 1",
     )
-    if not found:
-        raise NotInWarehouse(f"week {week}'s playlists partition has no rows")
-    return found[0][0]
 
 
 # ---- the listener map --------------------------------------------------------------------

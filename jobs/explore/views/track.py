@@ -45,16 +45,21 @@ st.caption(
     f"id {track_id}"
 )
 shown = st.slider("Tracks to show", 5, 50, 10, key="track_results")
-listeners_column, sound_column = st.columns(2)
-with listeners_column:
-    st.subheader("Listeners who play this also play")
-    st.caption("Nearest by cosine of the week's ALS track factors: what the same listeners play.")
-    with ui.missing_as_message(stop=False):
-        also = data.also_played(ui.factor_space(config, week), track_id, shown)
-        ui.show_tracks(also.drop(columns="track_id"))
-with sound_column:
-    st.subheader("Sounds like this")
-    st.caption("Nearest by cosine of the scaled audio features, around the catalog's average.")
-    with ui.missing_as_message(stop=False):
-        sounds = data.sounds_like(ui.feature_space(config, week), track_id, shown)
-        ui.show_tracks(sounds.drop(columns="track_id"))
+NEIGHBOURS = (
+    (
+        "Listeners who play this also play",
+        "Nearest by cosine of the week's ALS track factors: what the same listeners play.",
+        lambda: data.also_played(ui.factor_space(config, week), track_id, shown),
+    ),
+    (
+        "Sounds like this",
+        "Nearest by cosine of the scaled audio features, around the catalog's average.",
+        lambda: data.sounds_like(ui.feature_space(config, week), track_id, shown),
+    ),
+)
+for column, (title, how, nearest) in zip(st.columns(len(NEIGHBOURS)), NEIGHBOURS):
+    with column:
+        st.subheader(title)
+        st.caption(how)
+        with ui.missing_as_message(stop=False):
+            ui.show_tracks(nearest().drop(columns="track_id"))
