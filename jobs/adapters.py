@@ -281,7 +281,12 @@ def import_lastfm_hetrec(
         skipped=np.zeros(row.size, dtype=bool),
     )
     listeners = artists["id"].map(pairs["artistID"].value_counts()).fillna(0).to_numpy()
-    borrowed = None if features_source is None else _musicoset_match(artists, Path(features_source))
+    borrowed = None if features_source is None else musicoset_match(artists, Path(features_source))
+    catalog_tables = _lastfm_catalog(artists, listeners, borrowed)
+    tags = read_lastfm_tags(source_dir)
+    if tags is not None:
+        held_out_pairs = pairs.loc[pair_held_out, ["userID", "artistID"]]
+        catalog_tables["artist_tags"] = _artist_tags(tags, held_out_pairs, artists["id"])
     split = (
         f"seeded random (seed {seed}): {holdout_share:.0%} of each user's artists held out to "
         f"the week of {history.week} (users with fewer than {MIN_ARTISTS_FOR_HOLDOUT} artists keep "
@@ -294,7 +299,7 @@ def import_lastfm_hetrec(
         "lfm",
         config,
         plays,
-        _lastfm_catalog(artists, listeners, borrowed),
+        catalog_tables,
         history,
         evaluation,
         split,
@@ -302,6 +307,40 @@ def import_lastfm_hetrec(
     if borrowed is None:
         return imported
     return _with_coverage(imported, pairs, artists, borrowed)
+
+
+def read_lastfm_tags(source_dir: Path) -> pd.DataFrame | None:
+    """(userID, artistID, tag): user_taggedartists.dat with tags.dat's text, None when the
+    folder has no tag files."""
+    assigned_file, names_file = source_dir / "user_taggedartists.dat", source_dir / "tags.dat"
+    if not (assigned_file.exists() and names_file.exists()):
+        return None
+    text = {"sep": "\t", "quoting": csv.QUOTE_NONE, "keep_default_na": False}
+    names = pd.read_csv(names_file, dtype={"tagID": "int64", "tagValue": str}, **text)
+    assigned = pd.read_csv(
+        assigned_file, sep="\t", usecols=["userID", "artistID", "tagID"], dtype="int64"
+    )
+    _check_known(assigned["tagID"], names["tagID"], assigned_file.name, names_file.name)
+    tags = assigned.merge(names, on="tagID", validate="many_to_one")
+    return tags.rename(columns={"tagValue": "tag"})[["userID", "artistID", "tag"]]
+
+
+def _artist_tags(
+    tags: pd.DataFrame, held_out_pairs: pd.DataFrame, artist_ids: pd.Series
+) -> pa.Table:
+    """The catalog's `artist_tags` from Last.fm's assignments to known artists, without
+    those a listener gave an artist held out for them: that tag would reveal the very pair
+    the evaluation asks about (docs/tags-evaluation.md, "Leakage")."""
+    pair = pd.MultiIndex.from_frame(tags[["userID", "artistID"]])
+    leaked = pair.isin(pd.MultiIndex.from_frame(held_out_pairs[["userID", "artistID"]]))
+    kept = tags.loc[~leaked & tags["artistID"].isin(artist_ids)]
+    return arrow_table(
+        catalog_schema.ARTIST_TAGS,
+        [
+            pa.array(("lfm-artist-" + kept["artistID"].astype(str)).to_numpy(), pa.string()),
+            pa.array(kept["tag"].to_numpy(), pa.string()),
+        ],
+    )
 
 
 def _windows(eval_week: dt.date, history_weeks: int, holdout_share: float):
@@ -389,7 +428,7 @@ def _name_key(names: pd.Series) -> pd.Series:
     return names.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
 
 
-def _musicoset_match(lastfm_artists: pd.DataFrame, source: Path) -> _Borrowed:
+def musicoset_match(lastfm_artists: pd.DataFrame, source: Path) -> _Borrowed:
     """Matches the Last.fm artists by name to MusicOSet's; see the module docstring."""
     by_name, genres = _musicoset_artists(source)
     match = by_name.reindex(_name_key(lastfm_artists["name"]))
@@ -641,6 +680,9 @@ def _write_import(
     }
     for table_name, table in catalog_tables.items():
         counts[table_name] = write_table(config.catalog_dir / table_name, table)
+    for table_name in catalog_schema.OPTIONAL_TABLES.keys() - catalog_tables.keys():
+        # A previous import's, which this dataset does not have.
+        shutil.rmtree(config.catalog_dir / table_name, ignore_errors=True)
     for table_name, spark_struct in controls_schema.TABLES.items():
         empty = arrow_schema(spark_struct).empty_table()
         counts[table_name] = write_table(config.controls_dir / table_name, empty)

@@ -1,4 +1,4 @@
-"""Candidate tracks for every user, from five sources, into one `candidates` table: the
+"""Candidate tracks for every user, from six sources, into one `candidates` table: the
 top `candidates_per_user` per (user, source), tracks the user ever played never included.
 
 * `als` - the ALS score u . v. User partitions stream through `mapInArrow`, the track
@@ -14,6 +14,8 @@ top `candidates_per_user` per (user, source), tracks the user ever played never 
   their own moods or in nearby clusters (jobs/taste.py): the same scorer, each listener
   gated to their clusters. The profiles are written to `taste_profiles`. A week without
   audio clusters (a catalog without features) has neither.
+* `tags` - tracks whose artist's tags and genres are nearest (TF-IDF cosine) to those of
+  the artists the listener plays (jobs/tags.py): reaches artists nobody has played yet.
 
 No cross join, no per-user Python loop.
 
@@ -42,6 +44,7 @@ from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
 from jobs.tables import (
     MissingTable,
+    read_parquet,
     read_table,
     read_week,
     table_path,
@@ -49,7 +52,7 @@ from jobs.tables import (
     write_week,
 )
 from schemas import candidates as schema
-from schemas import clusters, events, interactions, model, taste
+from schemas import catalog, clusters, events, interactions, model, taste
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ def _scored_rows(
     )
 
 
-def _masked_csr(masked: pa.ListArray, n_items: int) -> csr_matrix:
+def masked_csr(masked: pa.ListArray, n_items: int) -> csr_matrix:
     """The batch's masked item lists as a (rows x items) CSR of ones."""
     rows = masked.value_parent_indices().to_numpy()
     return csr_matrix(
@@ -192,7 +195,7 @@ def batch_scorer(
                 items,
                 users,
                 k,
-                filter_query_items=_masked_csr(batch.column("masked"), items.shape[0]),
+                filter_query_items=masked_csr(batch.column("masked"), items.shape[0]),
                 num_threads=1,  # one Spark task per core already
             )
             keep = (best >= 0) & (best_scores > floor)
@@ -201,7 +204,7 @@ def batch_scorer(
     return score
 
 
-def _index_frame(
+def index_frame(
     spark: SparkSession, ids: np.ndarray, id_column: str, index_column: str
 ) -> DataFrame:
     """(id_column, index_column): each id's position in `ids`, to join on."""
@@ -210,9 +213,9 @@ def _index_frame(
     )
 
 
-def _masked_lists(masked: DataFrame, item_ids: np.ndarray) -> DataFrame:
+def masked_lists(masked: DataFrame, item_ids: np.ndarray) -> DataFrame:
     """(user_id, masked): the positions in `item_ids` of each user's masked items."""
-    index = _index_frame(masked.sparkSession, item_ids, "item_id", "item_index")
+    index = index_frame(masked.sparkSession, item_ids, "item_id", "item_index")
     return (
         masked.join(index, "item_id")
         .groupBy("user_id")
@@ -254,7 +257,7 @@ def top_products_of_matrix(
     if cosine:
         item_factors = unit_rows(item_factors)
     columns = ["user_id", "factors"] + ([] if item_groups is None else ["groups"])
-    rows = users.select(*columns).join(_masked_lists(masked, item_ids), "user_id", "left")
+    rows = users.select(*columns).join(masked_lists(masked, item_ids), "user_id", "left")
     shipped = spark.sparkContext.broadcast((item_ids, item_factors, item_groups))
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -336,7 +339,7 @@ def vote_scorer(
                 shape=(batch.num_rows, liking.shape[0]),
             )
             scores = weights @ liking
-            played = _masked_csr(batch.column("masked"), liking.shape[1])
+            played = masked_csr(batch.column("masked"), liking.shape[1])
             yield sparse_top_k(batch, scores - scores.multiply(played), track_ids, k)
 
     return score
@@ -367,7 +370,7 @@ def neighbour_candidates(
         return spark.createDataFrame([], schema.SCHEMA)
     row_max = likes.matrix.max(axis=1).toarray().ravel()
     liking = csr_matrix(diags(1.0 / row_max) @ likes.matrix, dtype=np.float32)
-    neighbour_index = _index_frame(spark, likes.user_ids, "neighbour_id", "neighbour_index")
+    neighbour_index = index_frame(spark, likes.user_ids, "neighbour_id", "neighbour_index")
     # A neighbour without positive confidences counts in sum_v sim but votes for nothing.
     votes = (
         neighbours.withColumn(
@@ -378,7 +381,7 @@ def neighbour_candidates(
         .agg(F.collect_list(F.struct("neighbour_index", "weight")).alias("votes"))
     )
     rows = votes.join(
-        _masked_lists(played.withColumnRenamed("track_id", "item_id"), likes.track_ids),
+        masked_lists(played.withColumnRenamed("track_id", "item_id"), likes.track_ids),
         "user_id",
         "left",
     )
@@ -484,6 +487,37 @@ def taste_sources(
     return sources
 
 
+def tag_sources(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    interactions_df: DataFrame,
+    played: DataFrame,
+) -> list[DataFrame]:
+    """The `tags` candidates from the catalog's genres and optional `artist_tags` - none
+    when no two of its artists share a term."""
+    # jobs.tags scores with this module's machinery: imported here to keep imports one-way.
+    from jobs.tags import catalog_tag_space, tag_candidates
+
+    def catalog_table(name: str, *columns: str) -> pa.Table:
+        table = read_parquet(spark, config.catalog_dir / name, catalog.ALL_TABLES[name])
+        return table.select(*columns).orderBy(columns[0]).toArrow()
+
+    artist_tags = None
+    if (config.catalog_dir / "artist_tags").exists():
+        artist_tags = catalog_table("artist_tags", "artist_id", "tag")
+    space = catalog_tag_space(
+        catalog_table("artists", "artist_id", "genres"),
+        catalog_table("tracks", "track_id", "artist_id"),
+        artist_tags,
+    )
+    if space.terms.size == 0:
+        log.warning("no tags candidates: no two artists of the catalog share a tag or a genre")
+        return []
+    k = config.playlists.candidates_per_user
+    return [tag_candidates(space, interactions_df, played, week, k)]
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     settings = config.playlists
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.scoring_batch_rows))
@@ -507,6 +541,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         ),
         popularity_candidates(cold, interactions_df, played, week, k),
         *taste_sources(spark, config, week, interactions_df, played, rows),
+        *tag_sources(spark, config, week, interactions_df, played),
     ]
     write_week(reduce(DataFrame.unionByName, sources), table_path(config, "candidates"), week)
     written = read_week(spark, config, "candidates", schema.SCHEMA, week)
@@ -514,12 +549,10 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     rows.update({f"candidates_{source}": 0 for source in schema.SOURCES})
     rows.update({f"candidates_{row['source']}": row["count"] for row in counts})
     rows["candidates"] = sum(row["count"] for row in counts)
-    # Tracks nobody interacted with in the look-back window: only content can reach them.
-    rows["content_cold_tracks"] = (
-        written.where(F.col("source") == schema.CONTENT)
-        .join(interactions_df.select("track_id"), "track_id", "left_anti")
-        .count()
-    )
+    # Tracks nobody interacted with in the look-back window: only content and tags reach them.
+    fresh = written.join(interactions_df.select("track_id"), "track_id", "left_anti")
+    for source in (schema.CONTENT, schema.TAGS):
+        rows[f"{source}_cold_tracks"] = fresh.where(F.col("source") == source).count()
     for cached in (user_factors, interactions_df, played):
         cached.unpersist()
     expected = previous_rows(config, week, "candidates").get("candidates")

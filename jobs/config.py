@@ -43,12 +43,20 @@ class InteractionsConfig:
 
 def _default_source_weights() -> dict[str, float]:
     # Keys are the candidate `source` values (schemas/candidates.py). A mature listener's.
-    return {"als": 1.0, "listeners_like_you": 0.1, "popularity": 0.2, "content": 0.3}
+    # `tags` is computed every week and blended at 0 until the pipeline's own evaluation
+    # says what weight it earns (its offline recall: docs/tags-evaluation.md).
+    return {
+        "als": 1.0,
+        "listeners_like_you": 0.1,
+        "popularity": 0.2,
+        "content": 0.3,
+        "tags": 0.0,
+    }
 
 
 def _default_new_listener_weights() -> dict[str, float]:
     # A listener with no plays yet: what is popular and what sounds like their first plays.
-    return {"als": 0.2, "listeners_like_you": 0.0, "popularity": 1.0, "content": 1.0}
+    return {"als": 0.2, "listeners_like_you": 0.0, "popularity": 1.0, "content": 1.0, "tags": 0.0}
 
 
 @dataclass(frozen=True)

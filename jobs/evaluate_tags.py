@@ -63,8 +63,13 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from sklearn.preprocessing import MinMaxScaler, normalize
 
-from jobs.adapters import LASTFM_HETREC, MEAN_FEATURES, MUSICOSET
-from jobs.adapters import _musicoset_match as musicoset_match
+from jobs.adapters import (
+    LASTFM_HETREC,
+    MEAN_FEATURES,
+    MUSICOSET,
+    musicoset_match,
+    read_lastfm_tags,
+)
 from jobs.metrics import ndcg_at_k, recall_at_k
 from jobs.tags import TagSpace, TopK, genre_terms, listener_profiles, tag_space, top_k_similar
 
@@ -104,20 +109,13 @@ def read_lastfm(source_dir: Path) -> Lastfm:
     artists = pd.read_csv(
         source_dir / "artists.dat", usecols=["id", "name"], dtype={"id": "int64"}, **text
     )
-    names = pd.read_csv(source_dir / "tags.dat", dtype={"tagID": "int64"}, **text)
-    assigned = pd.read_csv(
-        source_dir / "user_taggedartists.dat",
-        sep="\t",
-        usecols=["userID", "artistID", "tagID"],
-        dtype="int64",
-    )
-    tags = assigned.merge(names, on="tagID", validate="many_to_one")
+    tags = read_lastfm_tags(source_dir)
+    if tags is None:
+        raise FileNotFoundError(f"{source_dir} has no user_taggedartists.dat and tags.dat")
     return Lastfm(
         plays=plays.rename(columns={"userID": "user_id", "artistID": "artist_id"}),
         artists=artists,
-        tags=tags.rename(columns={"userID": "user_id", "artistID": "artist_id", "tagValue": "tag"})[
-            ["user_id", "artist_id", "tag"]
-        ],
+        tags=tags.rename(columns={"userID": "user_id", "artistID": "artist_id"}),
     )
 
 

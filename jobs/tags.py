@@ -1,10 +1,10 @@
-"""Tag similarity: artists' tags and genres as TF-IDF vectors, a candidate source that reaches
-artists nobody has played yet.
+"""Tag similarity: artists' tags and genres as TF-IDF vectors, the `tags` candidate source,
+which reaches artists nobody has played yet.
 
 ALS and "listeners like you" only know items that someone played; the audio sources need
 audio features, which Spotify no longer serves to new apps. Words about an artist - user
-tags (Last.fm), the catalog's `artists.genres` (Spotify) - often exist before the first
-play. Here:
+tags (Last.fm, the catalog's optional `artist_tags`), the catalog's `artists.genres`
+(Spotify) - often exist before the first play. Here:
 
 * `tag_space`: one document per artist, its tag assignments and/or genres, as a TF-IDF
   matrix (artists x terms) that travels with its row ids and vocabulary;
@@ -12,27 +12,32 @@ play. Here:
 * `listener_profiles`: each listener's confidence-weighted mean of the rows they played,
   l2-normalised;
 * `top_k_similar`: per listener, the k items nearest by cosine, played items left out,
-  listeners scored in blocks so memory stays bounded for 100k listeners.
+  listeners scored in blocks so memory stays bounded for 100k listeners;
+* `tag_candidates`: the source in Spark. The track space is built once on the driver and
+  broadcast; listener partitions stream through `mapInArrow`, each Arrow batch one sparse
+  product (as the audio `content` source does, jobs/candidates.py).
 
 Everything is whole-array numpy / scipy.sparse / scikit-learn: no Python loop over rows.
-The functions take and return plain arrays so that a Spark `mapInArrow` over listener
-partitions can call them later, as the audio `content` source does (jobs/candidates.py):
-broadcast the `TagSpace` once, build each Arrow batch's listeners x items confidence matrix
-(as `candidates._masked_csr` builds its masks), call `listener_profiles` and
-`top_k_similar`, and turn its flat (row, item, score, rank) arrays into `candidates.SCORED`
-rows. Not wired into the pipeline yet; `jobs/evaluate_tags.py` measures it offline.
+`jobs/evaluate_tags.py` measures the ranking offline on Last.fm (docs/tags-evaluation.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from scipy.sparse import coo_matrix, csr_matrix, vstack
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
+
+from jobs.candidates import SCORED, SCORED_DDL, as_candidates, index_frame, masked_csr, masked_lists
+from schemas import candidates as candidates_schema
 
 
 @dataclass(frozen=True)
@@ -227,3 +232,100 @@ def _block_top_k(
         values[keep],
         ranks[keep].astype(np.int32),
     )
+
+
+def catalog_tag_space(
+    artists: pa.Table, tracks: pa.Table, artist_tags: pa.Table | None = None
+) -> TagSpace:
+    """The tag space of the catalog's tracks: each artist's genres (`artists`: artist_id,
+    genres) and, when the catalog has them, its user tags (`artist_tags`: artist_id, tag)
+    make one TF-IDF document; a track (`tracks`: track_id, artist_id) inherits its
+    artist's row. The rows keep the order of `tracks`."""
+    artist_ids = artists["artist_id"].to_numpy(zero_copy_only=False)
+    artist_of, terms = genre_terms(artist_ids, artists["genres"])
+    if artist_tags is not None:
+        artist_of = np.concatenate(
+            [artist_of, artist_tags["artist_id"].to_numpy(zero_copy_only=False)]
+        )
+        terms = np.concatenate([terms, artist_tags["tag"].to_numpy(zero_copy_only=False)])
+    return for_tracks(
+        tag_space(artist_ids, artist_of, terms),
+        tracks["track_id"].to_numpy(zero_copy_only=False),
+        tracks["artist_id"].to_numpy(zero_copy_only=False),
+    )
+
+
+def tag_scorer(
+    track_ids: np.ndarray, track_matrix: csr_matrix, k: int
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The `mapInArrow` function: (user_id, plays [(item_index, confidence)], masked item
+    indices) -> each listener's top-k tracks by the cosine of their tag profile and the
+    track's row (`candidates.SCORED` rows), masked tracks and tracks sharing no term left
+    out."""
+    n_items = track_matrix.shape[0]
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            plays = batch.column("plays")
+            played = plays.flatten()
+            listener = plays.value_parent_indices().to_numpy()
+            track = played.field("item_index").to_numpy()
+            confidence = played.field("confidence").to_numpy()
+            user_items = csr_matrix(
+                (confidence, (listener, track)), shape=(batch.num_rows, n_items)
+            )
+            best = top_k_similar(
+                listener_profiles(user_items, track_matrix),
+                track_matrix,
+                k,
+                played=masked_csr(batch.column("masked"), n_items),
+            )
+            if best.rows.size:
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        batch.column("user_id").take(pa.array(best.rows)),
+                        pa.array(track_ids[best.items], pa.string()),
+                        pa.array(best.scores, pa.float32()),
+                        pa.array(best.ranks, pa.int32()),
+                    ],
+                    schema=SCORED,
+                )
+
+    return score
+
+
+def tag_candidates(
+    space: TagSpace, interactions: DataFrame, played: DataFrame, week: date, k: int
+) -> DataFrame:
+    """The `tags` candidates: per listener with plays in the look-back window, the `k`
+    tracks never played whose artist's terms are nearest (cosine) to their profile over
+    `space` (`catalog_tag_space`). `interactions`: (user_id, track_id, confidence);
+    `played`: (user_id, track_id) never to offer."""
+    spark = interactions.sparkSession
+    index = index_frame(spark, space.item_ids, "track_id", "item_index")
+    plays = (
+        interactions.where(F.col("confidence") > 0)
+        .join(index, "track_id")
+        .groupBy("user_id")
+        .agg(
+            # Sorted: the profile's sums then add up in one order wherever the batch runs.
+            F.sort_array(
+                F.collect_list(
+                    F.struct("item_index", F.col("confidence").cast("float").alias("confidence"))
+                )
+            ).alias("plays")
+        )
+    )
+    rows = plays.join(
+        masked_lists(played.withColumnRenamed("track_id", "item_id"), space.item_ids),
+        "user_id",
+        "left",
+    )
+    shipped = spark.sparkContext.broadcast((space.item_ids, space.matrix))
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        track_ids, track_matrix = shipped.value
+        return tag_scorer(track_ids, track_matrix, k)(batches)
+
+    scored = rows.mapInArrow(score, SCORED_DDL).withColumnRenamed("item_id", "track_id")
+    return as_candidates(scored, candidates_schema.TAGS, week)

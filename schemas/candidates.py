@@ -19,7 +19,10 @@ LISTENERS_LIKE_YOU = "listeners_like_you"  # tracks of the nearest users (user-u
 POPULARITY = "popularity"  # most-listened tracks, for cold-start users
 CONTENT = "content"  # nearest to the listener's taste profile, within their moods
 EXPLORATION = "exploration"  # nearest to the taste profile, in nearby clusters not yet theirs
-SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY, CONTENT, EXPLORATION)
+# Nearest by the artists' tags and genres (TF-IDF cosine, jobs/tags.py): reaches artists
+# nobody has played yet.
+TAGS = "tags"
+SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY, CONTENT, EXPLORATION, TAGS)
 
 SCHEMA = StructType(
     [

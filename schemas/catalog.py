@@ -68,9 +68,21 @@ AUDIO_FEATURES = StructType(
     ]
 )
 
+# User tags on artists (Last.fm's user_taggedartists.dat): one row per assignment, a vote.
+# Optional: a catalog from the Spotify Web API has genres (`artists.genres`) and no tags.
+ARTIST_TAGS = StructType(
+    [
+        StructField("artist_id", StringType(), nullable=False),
+        StructField("tag", StringType(), nullable=False),
+    ]
+)
+OPTIONAL_TABLES = {"artist_tags": ARTIST_TAGS}
+
 TABLES = {
     "artists": ARTISTS,
     "albums": ALBUMS,
     "tracks": TRACKS,
     "audio_features": AUDIO_FEATURES,
 }
+# Every catalog table, the optional ones too.
+ALL_TABLES = {**TABLES, **OPTIONAL_TABLES}

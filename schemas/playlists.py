@@ -33,6 +33,7 @@ SOURCE_LISTENERS_LIKE_YOU = "listeners_like_you"
 SOURCE_POPULARITY = "popularity"
 SOURCE_CONTENT = "content"  # sounds like the listener's taste, in one of their moods
 SOURCE_EXPLORATION = "exploration"  # a nearby mood the listener does not play yet
+SOURCE_TAGS = "tags"  # its artist is tagged like the artists the listener plays
 SOURCES = (
     SOURCE_ALS,
     SOURCE_FOLLOWED_ARTIST,
@@ -42,6 +43,7 @@ SOURCES = (
     SOURCE_POPULARITY,
     SOURCE_CONTENT,
     SOURCE_EXPLORATION,
+    SOURCE_TAGS,
 )
 
 SCHEMA = StructType(

@@ -610,3 +610,46 @@ def test_real_lastfm_hetrec_import_with_musicoset_features(tmp_path):
     assert imported.counts["audio_features"] == 1_824
     assert imported.counts["play_weight"] == 69_183_975
     assert imported.counts["matched_play_weight"] / imported.counts["play_weight"] > 0.75
+
+
+TAG_NAMES = {1: "trip-hop", 2: "new wave", 3: "seen live"}
+# (userID, artistID, tagID): user 2 tags most of their artists; 999 is in no artists.dat.
+ASSIGNMENTS = [(2, artist, 1) for artist in range(52, 61)] + [
+    (2, 51, 2),
+    (3, 51, 2),
+    (3, 61, 3),
+    (4, 999, 1),
+]
+
+
+def test_lastfm_tags_become_artist_tags_without_the_held_out_pairs(
+    hetrec_dir, movielens_dir, tmp_path
+):
+    files = {
+        "tags.dat": "tagID\ttagValue\n" + "".join(f"{n}\t{v}\n" for n, v in TAG_NAMES.items()),
+        "user_taggedartists.dat": "userID\tartistID\ttagID\tday\tmonth\tyear\n"
+        + "".join(f"{u}\t{a}\t{t}\t1\t1\t2009\n" for u, a, t in ASSIGNMENTS),
+    }
+    for name, text in files.items():
+        (hetrec_dir / name).write_text(text, encoding="utf-8")
+    config, imported = _import_hetrec(hetrec_dir, tmp_path / "home")
+
+    events = _events(config)
+    evaluated = events.loc[events["ts"] >= pd.Timestamp(WEEK, tz="UTC")]
+    held_out = set(zip(evaluated["user_id"], evaluated["track_id"]))
+    tagged = pq.read_table(config.catalog_dir / "artist_tags").to_pandas()
+    expected = sorted(
+        (f"lfm-artist-{artist}", TAG_NAMES[tag])
+        for user, artist, tag in ASSIGNMENTS
+        if artist != 999 and (f"lfm-u{user}", f"lfm-{artist}") not in held_out
+    )
+    # The tags a listener gave an artist held out for them are leaks: left out.
+    assert 0 < len(expected) < len(ASSIGNMENTS) - 1
+    assert sorted(zip(tagged["artist_id"], tagged["tag"])) == expected
+    assert imported.counts["artist_tags"] == len(expected)
+    schema = pq.read_schema(config.catalog_dir / "artist_tags" / "part-00000.parquet")
+    assert schema == arrow_schema(catalog.ARTIST_TAGS)
+
+    # A data set without tags, imported into the same home, leaves no stale tags behind.
+    import_movielens(movielens_dir, config, WEEK, history_weeks=HISTORY_WEEKS)
+    assert not (config.catalog_dir / "artist_tags").exists()

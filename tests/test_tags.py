@@ -1,8 +1,10 @@
-"""jobs.tags and jobs.evaluate_tags on hand-built data: no Spark, no real data set."""
+"""jobs.tags and jobs.evaluate_tags on hand-built data (no real data set), and the `tags`
+candidate source in Spark."""
 
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -18,10 +20,12 @@ from jobs.evaluate_tags import (
     ranked_recs,
 )
 from jobs.tags import (
+    catalog_tag_space,
     for_tracks,
     genre_terms,
     listener_profiles,
     normalise_terms,
+    tag_candidates,
     tag_space,
     top_k_similar,
 )
@@ -263,3 +267,38 @@ def test_only_a_listeners_own_tags_on_a_held_out_artist_are_dropped():
     kept = leak_free_tags(tags, truth)
 
     assert kept.values.tolist() == [[9, 100, "shoegaze"], [1, 104, "metal"], [2, 101, "noise"]]
+
+
+@pytest.mark.spark
+def test_the_tags_source_reaches_an_artist_nobody_played(spark):
+    artists = pa.table(
+        {
+            "artist_id": ["A", "B", "C", "D"],
+            "genres": [["shoegaze", "dream pop"], ["Shoegaze"], ["metal"], ["metal", "doom"]],
+        }
+    )
+    tracks = pa.table(
+        {"track_id": ["a1", "a2", "b1", "c1", "d1"], "artist_id": ["A", "A", "B", "C", "D"]}
+    )
+    # A user tag joins a genre: "doom" is then on two artists and counts.
+    user_tags = pa.table({"artist_id": ["C"], "tag": ["doom"]})
+    space = catalog_tag_space(artists, tracks, user_tags)
+    assert list(space.terms) == ["doom", "metal", "shoegaze"]
+    interactions = spark.createDataFrame(
+        [("u1", "a1", 2.0), ("u2", "c1", 1.0), ("u3", "unknown", 1.0)],
+        "user_id string, track_id string, confidence double",
+    )
+    played = spark.createDataFrame(
+        [("u1", "a1"), ("u1", "a2"), ("u2", "c1")], "user_id string, track_id string"
+    )
+    week = date(2026, 11, 23)
+
+    rows = tag_candidates(space, interactions, played, week, k=10).orderBy("user_id").collect()
+
+    # u1 played only A (shoegaze): B, whom nobody played, is theirs; a2 was played, and metal
+    # shares nothing with them. u2's C is tagged as D is. u3's play is of no catalog track.
+    assert [(r.user_id, r.track_id, r.rank, r.source, r.week) for r in rows] == [
+        ("u1", "b1", 1, "tags", week),
+        ("u2", "d1", 1, "tags", week),
+    ]
+    assert [r.score for r in rows] == pytest.approx([1.0, 1.0])
