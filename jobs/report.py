@@ -31,7 +31,20 @@ from jobs.config import PipelineConfig
 from jobs.quality import data_docs_dir, error_messages
 from jobs.runlog import read_stage_records, run_dir
 from jobs.tables import table_path
-from schemas.playlists import DISCOVER_WEEKLY, PLAYLIST_TYPES, RELEASE_RADAR
+from schemas.playlists import (
+    DISCOVER_WEEKLY,
+    PLAYLIST_TYPES,
+    RELEASE_RADAR,
+    SOURCE_ALS,
+    SOURCE_CONTENT,
+    SOURCE_EXPLORATION,
+    SOURCE_FOLLOWED_ARTIST,
+    SOURCE_LISTENERS_LIKE_YOU,
+    SOURCE_PLAYED_ARTIST,
+    SOURCE_POPULARITY,
+    SOURCE_SIMILAR_ARTIST,
+    SOURCE_TAGS,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,7 +55,19 @@ log = logging.getLogger(__name__)
 
 TITLES = {DISCOVER_WEEKLY: "Discover Weekly", RELEASE_RADAR: "Release Radar"}
 COLORS = {DISCOVER_WEEKLY: "#1db954", RELEASE_RADAR: "#7c4dff"}
-SOURCE_COLORS = ("#1db954", "#7c4dff", "#ff9800", "#03a9f4", "#e91e63", "#9e9e9e")
+# One colour per playlist source, the same in every chart of every report.
+SOURCE_COLORS = {
+    SOURCE_ALS: "#1db954",
+    SOURCE_FOLLOWED_ARTIST: "#03a9f4",
+    SOURCE_PLAYED_ARTIST: "#9e9e9e",
+    SOURCE_SIMILAR_ARTIST: "#795548",
+    SOURCE_LISTENERS_LIKE_YOU: "#e91e63",
+    SOURCE_POPULARITY: "#fbc02d",
+    SOURCE_CONTENT: "#7c4dff",
+    SOURCE_EXPLORATION: "#ff9800",
+    SOURCE_TAGS: "#00897b",
+}
+OTHER_SOURCE_COLOR = "#607d8b"  # a source of older data this version no longer names
 HISTOGRAM_BINS = 40
 # Scores spanning more than this factor (all positive) are binned on a log scale.
 LOG_SCALE_SPAN = 100
@@ -331,7 +356,8 @@ def source_share_figure(shares: dict[str, dict[str, int]]) -> Figure:
     types = [playlist_type for playlist_type in PLAYLIST_TYPES if playlist_type in shares]
     figure, axis = _figure(11.5, 0.8 + 0.35 * len(types))
     left = np.zeros(len(types))
-    for source, color in zip(sources, SOURCE_COLORS * len(sources)):
+    for source in sources:
+        color = SOURCE_COLORS.get(source, OTHER_SOURCE_COLOR)
         share = np.array([shares[t].get(source, 0) / sum(shares[t].values()) * 100 for t in types])
         axis.barh([TITLES[t] for t in types], share, left=left, color=color, label=source)
         left += share
@@ -697,7 +723,8 @@ def stream_rate_by_week(config: PipelineConfig, until: date) -> dict[str, list[t
 def stream_rate_figure(by_source: dict[str, list[tuple[date, float]]]) -> Figure:
     """Stream rate of each candidate source over the weeks of playlist_feedback."""
     figure, axis = _figure(8, 3.6)
-    for (source, points), color in zip(by_source.items(), SOURCE_COLORS * len(by_source)):
+    for source, points in by_source.items():
+        color = SOURCE_COLORS.get(source, OTHER_SOURCE_COLOR)
         weeks, rates = zip(*points)
         axis.plot(weeks, [rate * 100 for rate in rates], marker="o", color=color, label=source)
     axis.set_ylabel("% of slots streamed ≥ 30 s")
