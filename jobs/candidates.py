@@ -38,7 +38,7 @@ from scipy.sparse import csr_matrix, diags
 
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
-from jobs.history import played_tracks
+from jobs.history import plays_before
 from jobs.matrix import to_user_items
 from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
@@ -121,12 +121,17 @@ def _scored_rows(
     )
 
 
-def masked_csr(masked: pa.ListArray, n_items: int) -> csr_matrix:
-    """The batch's masked item lists as a (rows x items) CSR of ones."""
-    rows = masked.value_parent_indices().to_numpy()
+def masked_csr(masked: pa.ListArray, item_ids: pa.Array) -> csr_matrix:
+    """The batch's masked item id lists as a (rows x items) CSR of ones, column i for
+    `item_ids[i]`; ids not among the items mask nothing. Each scorer maps the ids to its
+    own item order here (one hash lookup in Arrow), so the masks are grouped once, as ids,
+    for every source instead of joined with each source's item index in Spark."""
+    positions = pc.index_in(masked.flatten(), value_set=item_ids)
+    known = positions.is_valid()
+    rows = pc.filter(masked.value_parent_indices(), known).to_numpy()
     return csr_matrix(
-        (np.ones(rows.size, np.float32), (rows, masked.flatten().to_numpy())),
-        shape=(len(masked), n_items),
+        (np.ones(rows.size, np.float32), (rows, pc.filter(positions, known).to_numpy())),
+        shape=(len(masked), len(item_ids)),
     )
 
 
@@ -148,7 +153,7 @@ def batch_scorer(
     cosine: bool = False,
     item_groups: np.ndarray | None = None,
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The `mapInArrow` function: (user_id, factors, masked item indices) -> top-k rows by
+    """The `mapInArrow` function: (user_id, factors, masked item ids) -> top-k rows by
     u . v, or with `cosine` by u . v / |u| (`item_factors` rows are then unit length).
 
     Each batch is one call of implicit's fused top-k (blocked BLAS product, a heap per row,
@@ -166,6 +171,7 @@ def batch_scorer(
 
     rank_ = item_factors.shape[1]
     k = min(k, item_factors.shape[0])
+    masked_ids = pa.array(item_ids, pa.string())
     # implicit marks masked items and padding with the lowest float32.
     lowest = np.finfo(np.float32).min
     if item_groups is None:
@@ -195,7 +201,7 @@ def batch_scorer(
                 items,
                 users,
                 k,
-                filter_query_items=masked_csr(batch.column("masked"), items.shape[0]),
+                filter_query_items=masked_csr(batch.column("masked"), masked_ids),
                 num_threads=1,  # one Spark task per core already
             )
             keep = (best >= 0) & (best_scores > floor)
@@ -213,23 +219,26 @@ def index_frame(
     )
 
 
-def masked_lists(masked: DataFrame, item_ids: np.ndarray) -> DataFrame:
-    """(user_id, masked): the positions in `item_ids` of each user's masked items."""
-    index = index_frame(masked.sparkSession, item_ids, "item_id", "item_index")
-    return (
-        masked.join(index, "item_id")
-        .groupBy("user_id")
-        .agg(F.sort_array(F.collect_list("item_index")).alias("masked"))
-    )
+def masked_by_user(pairs: DataFrame, id_column: str = "track_id") -> DataFrame:
+    """(user_id, masked): each user's distinct `id_column` values, one row per user - the
+    form every scorer takes its masks in. Repeated pairs are fine: one shuffle either way."""
+    return pairs.groupBy("user_id").agg(F.collect_set(id_column).alias("masked"))
+
+
+def played_masks(events: DataFrame, week: date) -> DataFrame:
+    """(user_id, masked): the tracks each user played before `week`, never to be offered,
+    grouped straight from the play events (no separate distinct: collect_set dedups)."""
+    return masked_by_user(plays_before(events, week))
 
 
 def top_products(
     users: DataFrame, items: DataFrame, masked: DataFrame, k: int, cosine: bool = False
 ) -> DataFrame:
-    """Top-`k` items per user by u . v (with `cosine`, u . v / (|u| |v|)), masked pairs left
+    """Top-`k` items per user by u . v (with `cosine`, u . v / (|u| |v|)), masked items left
     out: the item matrix is broadcast and each user partition is one matrix product.
 
-    users: (user_id, factors); items: (item_id, factors); masked: (user_id, item_id).
+    users: (user_id, factors); items: (item_id, factors); masked: (user_id, masked: item
+    ids), one row per user (`masked_by_user`).
     Returns (user_id, item_id, score, rank), rank 1-based."""
     table = items.select("item_id", "factors").orderBy("item_id").toArrow()
     if table.num_rows == 0:
@@ -257,7 +266,7 @@ def top_products_of_matrix(
     if cosine:
         item_factors = unit_rows(item_factors)
     columns = ["user_id", "factors"] + ([] if item_groups is None else ["groups"])
-    rows = users.select(*columns).join(masked_lists(masked, item_ids), "user_id", "left")
+    rows = users.select(*columns).join(masked, "user_id", "left")
     shipped = spark.sparkContext.broadcast((item_ids, item_factors, item_groups))
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -282,12 +291,10 @@ def score_candidates(
     k: int,
     source: str = schema.ALS,
 ) -> DataFrame:
-    """Top-`k` unplayed tracks per user by the score u . v of the given factors."""
+    """Top-`k` unplayed tracks per user by the score u . v of the given factors; `played`:
+    (user_id, masked: track ids), `played_masks`."""
     scored = top_products(
-        user_factors,
-        track_factors.withColumnRenamed("track_id", "item_id"),
-        played.withColumnRenamed("track_id", "item_id"),
-        k,
+        user_factors, track_factors.withColumnRenamed("track_id", "item_id"), played, k
     )
     return as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
 
@@ -296,7 +303,7 @@ def nearest_by_cosine(queries: DataFrame, pool: DataFrame, n: int) -> DataFrame:
     """(user_id, item_id, score, rank): for each query (user_id, factors), the `n` vectors
     of `pool` (item_id, factors, ids shared with the queries) closest by cosine, itself
     never included, similarity > 0 only."""
-    never_itself = queries.select("user_id", F.col("user_id").alias("item_id"))
+    never_itself = queries.select("user_id", F.array("user_id").alias("masked"))
     scored = top_products(queries, pool, never_itself, n, cosine=True)
     return scored.where(F.col("score") > 0)
 
@@ -319,8 +326,9 @@ def vote_scorer(
     track_ids: np.ndarray, liking: csr_matrix, k: int
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The `mapInArrow` function: (user_id, votes [(neighbour_index, weight)], masked track
-    indices) -> top-k rows of W . L, W the batch's neighbour weights (users x neighbours)
+    ids) -> top-k rows of W . L, W the batch's neighbour weights (users x neighbours)
     and L the `liking` matrix (neighbours x tracks)."""
+    masked_ids = pa.array(track_ids, pa.string())
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -339,7 +347,7 @@ def vote_scorer(
                 shape=(batch.num_rows, liking.shape[0]),
             )
             scores = weights @ liking
-            played = masked_csr(batch.column("masked"), liking.shape[1])
+            played = masked_csr(batch.column("masked"), masked_ids)
             yield sparse_top_k(batch, scores - scores.multiply(played), track_ids, k)
 
     return score
@@ -380,11 +388,7 @@ def neighbour_candidates(
         .groupBy("user_id")
         .agg(F.collect_list(F.struct("neighbour_index", "weight")).alias("votes"))
     )
-    rows = votes.join(
-        masked_lists(played.withColumnRenamed("track_id", "item_id"), likes.track_ids),
-        "user_id",
-        "left",
-    )
+    rows = votes.join(played, "user_id", "left")
     shipped = spark.sparkContext.broadcast((likes.track_ids, liking))
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -526,7 +530,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week).cache()
     interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week).cache()
     history = read_table(spark, config, "events", events.EVENTS)
-    played = played_tracks(history, week).cache()
+    played = played_masks(history, week).cache()
     cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
     sources = [
         score_candidates(

@@ -42,7 +42,7 @@ from pyspark.sql import functions as F
 
 from jobs import playlists as playlists_job
 from jobs import rerank
-from jobs.candidates import popularity_candidates
+from jobs.candidates import masked_by_user, popularity_candidates
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.history import played_tracks
@@ -77,7 +77,8 @@ def discovery_truth(week_events: DataFrame, played_before: DataFrame, skip_ms: i
 def popularity_recs(interactions_df: DataFrame, played: DataFrame, week: date, k: int):
     """Top-k by listeners in the look-back window, unplayed, for every listener with history."""
     users = interactions_df.select("user_id").distinct()
-    return popularity_candidates(users, interactions_df, played, week, k).select(
+    masked = masked_by_user(played)
+    return popularity_candidates(users, interactions_df, masked, week, k).select(
         "user_id", "track_id", "rank"
     )
 

@@ -36,7 +36,7 @@ from scipy.sparse import coo_matrix, csr_matrix, vstack
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
-from jobs.candidates import SCORED, SCORED_DDL, as_candidates, index_frame, masked_csr, masked_lists
+from jobs.candidates import SCORED, SCORED_DDL, as_candidates, index_frame, masked_csr
 from schemas import candidates as candidates_schema
 
 
@@ -258,11 +258,12 @@ def catalog_tag_space(
 def tag_scorer(
     track_ids: np.ndarray, track_matrix: csr_matrix, k: int
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The `mapInArrow` function: (user_id, plays [(item_index, confidence)], masked item
-    indices) -> each listener's top-k tracks by the cosine of their tag profile and the
+    """The `mapInArrow` function: (user_id, plays [(item_index, confidence)], masked track
+    ids) -> each listener's top-k tracks by the cosine of their tag profile and the
     track's row (`candidates.SCORED` rows), masked tracks and tracks sharing no term left
     out."""
     n_items = track_matrix.shape[0]
+    masked_ids = pa.array(track_ids, pa.string())
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -278,7 +279,7 @@ def tag_scorer(
                 listener_profiles(user_items, track_matrix),
                 track_matrix,
                 k,
-                played=masked_csr(batch.column("masked"), n_items),
+                played=masked_csr(batch.column("masked"), masked_ids),
             )
             if best.rows.size:
                 yield pa.RecordBatch.from_arrays(
@@ -300,7 +301,7 @@ def tag_candidates(
     """The `tags` candidates: per listener with plays in the look-back window, the `k`
     tracks never played whose artist's terms are nearest (cosine) to their profile over
     `space` (`catalog_tag_space`). `interactions`: (user_id, track_id, confidence);
-    `played`: (user_id, track_id) never to offer."""
+    `played`: (user_id, masked: track ids) never to offer (`candidates.played_masks`)."""
     spark = interactions.sparkSession
     index = index_frame(spark, space.item_ids, "track_id", "item_index")
     plays = (
@@ -316,11 +317,7 @@ def tag_candidates(
             ).alias("plays")
         )
     )
-    rows = plays.join(
-        masked_lists(played.withColumnRenamed("track_id", "item_id"), space.item_ids),
-        "user_id",
-        "left",
-    )
+    rows = plays.join(played, "user_id", "left")
     shipped = spark.sparkContext.broadcast((space.item_ids, space.matrix))
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

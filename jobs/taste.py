@@ -198,7 +198,7 @@ def _nearest_tracks(
         queries,
         space.track_ids,
         space.features - space.mean,
-        played.select("user_id", F.col("track_id").alias("item_id")),
+        played,
         k,
         cosine=True,
         item_groups=space.clusters,

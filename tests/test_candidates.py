@@ -8,6 +8,7 @@ from scipy.sparse import csr_matrix
 from jobs.candidates import (
     batch_scorer,
     cold_start_users,
+    masked_by_user,
     nearest_neighbours,
     neighbour_candidates,
     popularity_candidates,
@@ -64,7 +65,7 @@ def test_group_gate_matches_a_masked_full_sort():
         {
             "user_id": [f"u{u}" for u in range(n_users)],
             "factors": users.tolist(),
-            "masked": [np.flatnonzero(row).tolist() for row in masked],
+            "masked": [np.flatnonzero(row).astype(str).tolist() for row in masked],
             "groups": [np.flatnonzero(row).tolist() for row in allowed],
         }
     )
@@ -98,7 +99,7 @@ def test_scores_by_dot_product_without_played_tracks(spark):
     played = spark.createDataFrame(
         [("u1", "t1"), ("u3", "t1"), ("u3", "t2"), ("u3", "t4")], "user_id string, track_id string"
     )
-    rows = score_candidates(users, tracks, played, WEEK, k=2).collect()
+    rows = score_candidates(users, tracks, masked_by_user(played), WEEK, k=2).collect()
     got = {(r["user_id"], r["rank"]): (r["track_id"], r["score"]) for r in rows}
     assert got == {
         ("u1", 1): ("t2", 2.0),
@@ -164,7 +165,9 @@ def test_neighbour_tracks_are_voted_by_similarity_without_played_ones(spark):
             ("u1", "tE", 3.0, 3),  # u1's own taste is not its neighbours'
         ],
     )
-    played = spark.createDataFrame([("u1", "tA")], "user_id string, track_id string")
+    played = masked_by_user(
+        spark.createDataFrame([("u1", "tA")], "user_id string, track_id string")
+    )
     rows = neighbour_candidates(neighbours, interactions, played, WEEK, k=5).collect()
     got = {r["track_id"]: (r["rank"], r["score"]) for r in rows}
     # Confidence relative to the neighbour's maximum: v1 tA 1, tB 0.5; v2 tB 1, tC 0.5.
@@ -242,7 +245,7 @@ def test_popularity_ranks_tracks_by_listeners_without_played_ones(spark):
     )
     users = spark.createDataFrame([("c1",), ("c2",)], "user_id string")
     played = spark.createDataFrame([("c1", "tA")], "user_id string, track_id string")
-    rows = popularity_candidates(users, interactions, played, WEEK, k=2).collect()
+    rows = popularity_candidates(users, interactions, masked_by_user(played), WEEK, k=2).collect()
     got = {(r["user_id"], r["rank"]): (r["track_id"], r["score"]) for r in rows}
     assert got == {
         ("c1", 1): ("tB", 2.0),  # tA (3 listeners) was played

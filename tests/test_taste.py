@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from jobs.candidates import masked_by_user
 from jobs.config import PlaylistConfig
 from jobs.tables import with_schema
 from jobs.taste import content_candidates, exploration_candidates, taste_profiles
@@ -129,7 +130,7 @@ def candidates(spark):
         "user_id string, profile array<double>, moods array<struct<cluster: int, share: double>>",
     )
     track_clusters = _track_clusters_of(spark, TRACKS)
-    played = spark.createDataFrame(PLAYED, "user_id string, track_id string")
+    played = masked_by_user(spark.createDataFrame(PLAYED, "user_id string, track_id string"))
     rows = content_candidates(profiles, track_clusters, played, WEEK, 3, SETTINGS).union(
         exploration_candidates(
             profiles, track_clusters, _clusters_of(spark, TRACKS), played, WEEK, 3, SETTINGS
@@ -220,7 +221,9 @@ def test_the_nearest_track_is_the_closest_in_taste_not_the_raw_cosine(spark):
         [("u", profile.tolist(), [(0, 1.0)])],
         "user_id string, profile array<double>, moods array<struct<cluster: int, share: double>>",
     )
-    played = spark.createDataFrame([("u", "played")], "user_id string, track_id string")
+    played = masked_by_user(
+        spark.createDataFrame([("u", "played")], "user_id string, track_id string")
+    )
     rows = content_candidates(
         profiles, _track_clusters_of(spark, tracks), played, WEEK, 2, PlaylistConfig()
     ).collect()
