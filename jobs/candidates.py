@@ -549,14 +549,22 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     ]
     write_week(reduce(DataFrame.unionByName, sources), table_path(config, "candidates"), week)
     written = read_week(spark, config, "candidates", schema.SCHEMA, week)
-    counts = written.groupBy("source").count().collect()
+    # Rows per source, and of them the tracks nobody interacted with in the look-back window
+    # (only content and tags reach those): one scan of the written table.
+    known = interactions_df.select("track_id").distinct().withColumn("known", F.lit(True))
+    counts = (
+        written.join(known, "track_id", "left")
+        .groupBy("source")
+        .agg(F.count("*").alias("count"), F.count_if(F.col("known").isNull()).alias("cold"))
+        .collect()
+    )
     rows.update({f"candidates_{source}": 0 for source in schema.SOURCES})
-    rows.update({f"candidates_{row['source']}": row["count"] for row in counts})
+    rows.update({f"{source}_cold_tracks": 0 for source in (schema.CONTENT, schema.TAGS)})
+    for row in counts:
+        rows[f"candidates_{row['source']}"] = row["count"]
+        if row["source"] in (schema.CONTENT, schema.TAGS):
+            rows[f"{row['source']}_cold_tracks"] = row["cold"]
     rows["candidates"] = sum(row["count"] for row in counts)
-    # Tracks nobody interacted with in the look-back window: only content and tags reach them.
-    fresh = written.join(interactions_df.select("track_id"), "track_id", "left_anti")
-    for source in (schema.CONTENT, schema.TAGS):
-        rows[f"{source}_cold_tracks"] = fresh.where(F.col("source") == source).count()
     for cached in (user_factors, interactions_df, played):
         cached.unpersist()
     expected = previous_rows(config, week, "candidates").get("candidates")

@@ -209,6 +209,26 @@ def _week_views(config, con, *tables):
         )
 
 
+def test_the_candidates_record_counts_the_table(published):
+    config, con = published
+    _week_views(config, con, "candidates", "interactions")
+    run = config.runs_dir / f"week={WEEK}"
+    record = json.loads((run / "stages" / "candidates.json").read_text())["rows"]
+    per_source = dict(con.execute("SELECT source, count(*) FROM candidates GROUP BY 1").fetchall())
+    assert {source: record[f"candidates_{source}"] for source in per_source} == per_source
+    assert record["candidates"] == sum(per_source.values())
+    # Rows of tracks nobody interacted with in the window: content's and tags' reach.
+    cold = dict(
+        con.execute(
+            """SELECT source, count(*) FROM candidates
+            WHERE track_id NOT IN (SELECT track_id FROM interactions) GROUP BY 1"""
+        ).fetchall()
+    )
+    assert cold.get("content", 0) > 0
+    for source in ("content", "tags"):
+        assert record[f"{source}_cold_tracks"] == cold.get(source, 0)
+
+
 def test_exploration_reaches_new_moods_and_never_played_tracks(published):
     config, con = published
     _week_views(config, con, "taste_profiles", "track_clusters", "clusters")
