@@ -2,8 +2,9 @@
 top `candidates_per_user` per (user, source), tracks the user ever played never included.
 
 * `als` - the ALS score u . v. User partitions stream through `mapInArrow`, the track
-  factors are broadcast, each Arrow batch is one BLAS matrix product plus a partial top-K
-  (`argpartition`), and already-played tracks are masked before the top-K.
+  factors are broadcast, each Arrow batch is one call of implicit's fused top-K (blocked
+  BLAS product, a heap per row), and already-played tracks are masked inside it: each
+  user's played track ids, grouped once for every source (`played_masks`).
 * `listeners_like_you` - user-user: each user's nearest users by cosine over the ALS user
   factors (the same scorer, with the unit-length user matrix broadcast in place of the
   tracks and the user itself masked), then the tracks those neighbours like, voted by
