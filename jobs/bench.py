@@ -6,7 +6,7 @@ playlists of the fourth week from the three before it, and measures on the same 
 * ours       - every stage of the weekly run, raw-event checks to publishing (one process,
                one SparkSession, `jobs.pipeline.STAGES`) and their sum, `ours_end_to_end`;
                then `train_als()` alone, and the ALS scoring alone: the candidates stage's
-               `als` source from the week's factor tables and event history, played tracks
+               `als` source from the week's factor tables and `played` lists, played tracks
                filtered, its top 30 collected like Spark's (the compared figure) and its
                top `candidates_per_user` (300) computed as the stage does;
 * implicit   - `AlternatingLeastSquares.fit` on the same CSR with the same hyper-parameters,
@@ -170,17 +170,16 @@ def bench_size(events: int, root: Path, data_week: date, spark_max_events: int) 
 
 def _our_scoring(spark, config: PipelineConfig, week: date, results: dict) -> None:
     """The candidates stage's ALS scoring alone, from the tables it reads: the week's
-    factors and the event history (the played masks computed, not cached)."""
+    factors and `played` lists (not cached)."""
     from jobs.candidates import played_masks, score_candidates
-    from jobs.tables import read_table, read_week
-    from schemas import events as events_schema
-    from schemas import model
+    from jobs.tables import read_week
+    from schemas import model, played
 
     def scored(k: int):
         return score_candidates(
             read_week(spark, config, "user_factors", model.USER_FACTORS, week),
             read_week(spark, config, "track_factors", model.TRACK_FACTORS, week),
-            played_masks(read_table(spark, config, "events", events_schema.EVENTS), week),
+            played_masks(read_week(spark, config, "played", played.PLAYED, week)),
             week,
             k,
         )

@@ -4,7 +4,7 @@ top `candidates_per_user` per (user, source), tracks the user ever played never 
 * `als` - the ALS score u . v. User partitions stream through `mapInArrow`, the track
   factors are broadcast, each Arrow batch is one call of implicit's fused top-K (blocked
   BLAS product, a heap per row), and already-played tracks are masked inside it: each
-  user's played track ids, grouped once for every source (`played_masks`).
+  user's played track ids, read once for every source from the week's `played` lists.
 * `listeners_like_you` - user-user: each user's nearest users by cosine over the ALS user
   factors (the same scorer, with the unit-length user matrix broadcast in place of the
   tracks and the user itself masked), then the tracks those neighbours like, voted by
@@ -39,7 +39,6 @@ from scipy.sparse import csr_matrix, diags
 
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
-from jobs.history import plays_before
 from jobs.matrix import to_user_items
 from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
@@ -54,6 +53,7 @@ from jobs.tables import (
 )
 from schemas import candidates as schema
 from schemas import catalog, clusters, events, interactions, model, taste
+from schemas import played as played_schema
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +226,10 @@ def masked_by_user(pairs: DataFrame, id_column: str = "track_id") -> DataFrame:
     return pairs.groupBy("user_id").agg(F.collect_set(id_column).alias("masked"))
 
 
-def played_masks(events: DataFrame, week: date) -> DataFrame:
-    """(user_id, masked): the tracks each user played before `week`, never to be offered,
-    grouped straight from the play events (no separate distinct: collect_set dedups)."""
-    return masked_by_user(plays_before(events, week))
+def played_masks(played_lists: DataFrame) -> DataFrame:
+    """(user_id, masked): the tracks each user played before the week, never to be offered,
+    from the week's `played` lists (jobs/history.py): one row per listener, no history scan."""
+    return played_lists.select("user_id", F.col("track_ids").alias("masked"))
 
 
 def top_products(
@@ -531,7 +531,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week).cache()
     interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week).cache()
     history = read_table(spark, config, "events", events.EVENTS)
-    played = played_masks(history, week).cache()
+    played = played_masks(read_week(spark, config, "played", played_schema.PLAYED, week)).cache()
     cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
     sources = [
         score_candidates(

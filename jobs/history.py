@@ -1,8 +1,12 @@
-"""Listening history questions several jobs ask of the clean `events` table."""
+"""Listening history questions several jobs ask of the clean `events` table, and the
+`played` lists that answer the most frequent one - what did each listener ever play -
+without scanning the whole history every week."""
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+from datetime import date, timedelta
+from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -20,3 +24,44 @@ def plays_before(events: DataFrame, week: date) -> DataFrame:
 def played_tracks(events: DataFrame, week: date) -> DataFrame:
     """Distinct (user_id, track_id) played before `week`: these are never recommended."""
     return plays_before(events, week).distinct()
+
+
+def _grouped(plays: DataFrame) -> DataFrame:
+    return plays.groupBy("user_id").agg(F.collect_set("track_id").alias("track_ids"))
+
+
+def played_lists(events: DataFrame, week: date, last_week: DataFrame | None = None) -> DataFrame:
+    """(user_id, track_ids): the distinct tracks each user played before `week`.
+
+    With `last_week` (the same lists for `week` - 7 days, built from the events as they are
+    now) only the last seven days of plays are read and merged in, one row per listener:
+    the cost follows a week's plays, not the ever-growing history."""
+    if last_week is None:
+        return _grouped(plays_before(events, week))
+    recent = _grouped(
+        plays_before(events, week).where(F.col("date") >= F.lit(week - timedelta(days=7)))
+    )
+    none = F.array().cast("array<string>")
+    return (
+        last_week.select("user_id", F.col("track_ids").alias("before"))
+        .join(recent, "user_id", "full")
+        .select(
+            "user_id",
+            F.array_union(F.coalesce("before", none), F.coalesce("track_ids", none)).alias(
+                "track_ids"
+            ),
+        )
+    )
+
+
+def events_fingerprint(events_dir: Path, before: date) -> str:
+    """A digest of the names of the `events` files of every day before `before`. Spark names
+    each file it writes uniquely, so a day ingested again, or caught up late, changes it:
+    lists built from other files than today's are not merged into."""
+    names = sorted(
+        f"{day.name}/{file.name}"
+        for day in events_dir.glob("date=*")
+        if date.fromisoformat(day.name.removeprefix("date=")) < before
+        for file in day.glob("*.parquet")
+    )
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()

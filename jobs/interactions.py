@@ -1,5 +1,6 @@
 """Build the week's `interactions` (user, track, confidence) from the clean events of the
-look-back window before the week.
+look-back window before the week, and its `played` lists (every track each listener ever
+played, jobs/history.py).
 
 Confidence (README, "Confidence"), per (user, track), each event weighted by time decay
 `d = 0.5 ** (age_days / half_life_days)`:
@@ -26,6 +27,7 @@ from pyspark.sql import functions as F
 
 from jobs.config import InteractionsConfig, PipelineConfig
 from jobs.entry import run_job
+from jobs.history import events_fingerprint, played_lists
 from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
 from jobs.tables import (
@@ -37,9 +39,10 @@ from jobs.tables import (
     write_week,
 )
 from jobs.weeks import week_start
-from schemas import catalog, events
+from schemas import catalog, events, played
 from schemas import interactions as schema
 from schemas import raw_events as raw
+from schemas.played import EVENTS_FINGERPRINT
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -107,8 +110,40 @@ def build_interactions(
     return with_schema(result, schema.SCHEMA)
 
 
+def write_played(
+    spark: SparkSession, config: PipelineConfig, week: date, clean_events: DataFrame, rows: dict
+) -> None:
+    """Write and check the week's `played` lists: last week's lists plus last week's plays
+    when last week's were built from the event files there are now, else from the whole
+    history (`rows["played_from_history"]` says which)."""
+    events_dir, table = table_path(config, "events"), table_path(config, "played")
+    fingerprint = events_fingerprint(events_dir, week)
+    last_week = week - timedelta(days=7)
+    last_fingerprint = table / f"week={last_week}" / EVENTS_FINGERPRINT
+    reusable = last_fingerprint.exists() and last_fingerprint.read_text() == events_fingerprint(
+        events_dir, last_week
+    )
+    last_lists = read_week(spark, config, "played", played.PLAYED, last_week) if reusable else None
+    lists = played_lists(clean_events, week, last_lists).withColumn("week", F.lit(week))
+    write_week(with_schema(lists, played.PLAYED), table, week)
+    written = read_week(spark, config, "played", played.PLAYED, week)
+    rows["played"] = written.count()
+    rows["played_from_history"] = int(not reusable)
+    expected = previous_rows(config, week, "interactions").get("played")
+    check_output(
+        config,
+        week,
+        written,
+        played.suite(),
+        row_count_bounds(expected, config.row_count_tolerance),
+    )
+    # Only checked lists are ever merged into: the fingerprint goes last.
+    (table / f"week={week}" / EVENTS_FINGERPRINT).write_text(fingerprint)
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     clean_events = read_table(spark, config, "events", events.EVENTS)
+    write_played(spark, config, week, clean_events, rows)
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
     exclusions = read_control(spark, config, "taste_profile_exclusions")
     interactions = build_interactions(clean_events, tracks, exclusions, week, config.interactions)
