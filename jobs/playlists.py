@@ -120,10 +120,16 @@ def blend_candidates(candidates: DataFrame, weight: Column, depth: int) -> DataF
         .where(F.col("weight") > 0)
         .withColumn("contribution", F.col("weight") * rank_score)
     )
+    # The largest contribution and its source packed in one long: Spark hash-aggregates
+    # longs, while max(struct(contribution, source)) sorts the whole pool. Ties (equal
+    # contributions, to 2^-40) go to the source name that sorts last: deterministic.
+    names = F.array(*[F.lit(name) for name in sorted(candidates_schema.SOURCES)])
+    packed = F.floor(F.col("contribution") * F.lit(2.0**40)) * 8 + F.array_position(
+        names, F.col("source")
+    )
     return contributions.groupBy("user_id", "track_id").agg(
         F.sum("contribution").alias("score"),
-        # Ties (equal contributions) go to the source name that sorts last: deterministic.
-        F.max(F.struct("contribution", "source"))["source"].alias("source"),
+        F.element_at(names, (F.max(packed) % 8).cast("int")).alias("source"),
     )
 
 
@@ -243,8 +249,12 @@ def build_discover_weekly(
     explore = _exploration_picks(candidates, depth).join(
         main.select("user_id", "track_id"), ["user_id", "track_id"], "left_anti"
     )
-    pooled = main.withColumn("explore", F.lit(False)).unionByName(
-        explore.withColumn("explore", F.lit(True))
+    # One shuffle by listener here serves every per-listener window below: a window keyed
+    # (user_id, x) is satisfied by rows already partitioned by user_id.
+    pooled = (
+        main.withColumn("explore", F.lit(False))
+        .unionByName(explore.withColumn("explore", F.lit(True)))
+        .repartition("user_id")
     )
     if listener_policy is None:
         pooled = pooled.withColumn("exploration_share", F.lit(config.exploration_share))
@@ -268,10 +278,9 @@ def build_discover_weekly(
             F.lit(None).cast("string").alias("label"),
         )
     )
-    scored = (
-        apply_discovery_mode(allowed, controls, config.max_boosted_per_playlist)
-        .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
-        .join(moods.select("track_id", "cluster", "label"), "track_id", "left")
+    # Broadcast: a shuffle by track would undo the partitioning by listener.
+    scored = apply_discovery_mode(allowed, controls, config.max_boosted_per_playlist).join(
+        F.broadcast(moods.select("track_id", "cluster")), "track_id", "left"
     )
     # Exploration and blended scores are on different scales: the caps compare rows by
     # where they would sit in the interleaved playlist, so that an exploration pick is not
@@ -299,8 +308,12 @@ def build_discover_weekly(
         F.col("source").isin(*AUDIO_SOURCES), F.coalesce("label", F.lit("new sounds"))
     ).otherwise(F.coalesce("artist_name", F.lit("this artist")))
     reason = F.printf(_literal_map(DISCOVER_REASONS)[F.col("source")], named_by)
-    playlist = _select_with_exploration(varied, config).withColumns(
-        {"reason": reason, "playlist_type": F.lit(schema.DISCOVER_WEEKLY)}
+    # Names only for the chosen rows: the pool's rows travel through the caps without them.
+    playlist = (
+        _select_with_exploration(varied, config)
+        .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
+        .join(F.broadcast(moods.select("track_id", "label")), "track_id", "left")
+        .withColumns({"reason": reason, "playlist_type": F.lit(schema.DISCOVER_WEEKLY)})
     )
     return _finish(playlist, model_version, week)
 
