@@ -120,6 +120,11 @@ def bench_size(events: int, root: Path, data_week: date, spark_max_events: int) 
         for stage, body in STAGES:
             with measured(results, f"ours_{stage}"):
                 body(spark, config, data_week, rows)
+            # A large size runs for an hour: show where it is.
+            done = results[f"ours_{stage}"]
+            print(
+                f"  {stage}: {done['seconds']:.1f} s, peak {done['peak_gib']:.2f} GiB", flush=True
+            )
         stages = [results[f"ours_{stage}"] for stage, _ in STAGES]
         results["ours_end_to_end"] = {
             "seconds": sum(stage["seconds"] for stage in stages),

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 from functools import reduce
 from typing import Sequence
@@ -35,6 +36,7 @@ from schemas import catalog, model, rerank
 from schemas import clusters as clusters_schema
 from schemas import events as events_schema
 from schemas import interactions as interactions_schema
+from schemas import played as played_schema
 from schemas import playlists as schema
 from schemas.policy import POLICY
 
@@ -572,8 +574,12 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         _catalog_table(spark, config, n) for n in ("tracks", "albums", "artists")
     )
     model_version = read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
-    controls = read_controls(spark, config, week)
-    controls.played.cache()
+    # Played pairs from the week's `played` lists, not a distinct over the whole history:
+    # validation still checks every published row against the history itself.
+    played_pairs = read_week(spark, config, "played", played_schema.PLAYED, week).select(
+        "user_id", F.explode("track_ids").alias("track_id")
+    )
+    controls = replace(read_controls(spark, config, week), played=played_pairs.cache())
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
     if config.bandit.enabled:
         rows["policy_rows"] = write_policy(spark, config, week).count()
