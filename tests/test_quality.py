@@ -13,7 +13,8 @@ import re
 import pytest
 from pyspark.sql.types import StructField, StructType
 
-from jobs.quality import ValidationFailed, validate
+from jobs import quality
+from jobs.quality import ValidationFailed, rows_with_repeated_keys, validate
 from jobs.runlog import skip_share_bounds
 from schemas import candidates, events, interactions, model, playlists, raw_events
 
@@ -355,3 +356,39 @@ def test_candidates_suite_catches_ranks_past_k_and_unknown_sources(spark):
         "expect_column_values_to_be_between on rank",
         "expect_column_values_to_be_in_set on source",
     ]
+
+
+@pytest.mark.parametrize("listed_hashes", [quality._MAX_LISTED_HASHES, 0], ids=["listed", "joined"])
+def test_uniqueness_is_checked_on_the_rows_whose_key_repeats(spark, monkeypatch, listed_hashes):
+    # 0: more repeated hashes than may be listed, so the rows are found with a join.
+    monkeypatch.setattr(quality, "_MAX_LISTED_HASHES", listed_hashes)
+    row = {"user_id": "u1", "track_id": "t1", "score": 1.0, "rank": 1, "source": "als"}
+    rows = [
+        row,
+        {**row, "track_id": "t2", "rank": 2},
+        {**row, "rank": 3},  # t1 again for u1/als
+        {**row, "source": "content"},  # t1 for u1 from another source: allowed
+        {**row, "user_id": "u2", "track_id": "t2", "rank": 2},
+        {**row, "user_id": "u2", "track_id": "t2", "rank": 2},  # the same row twice
+        {**row, "user_id": None, "track_id": None, "source": None},
+    ]
+    frame = _frame(spark, [{**r, "week": WEEK} for r in rows], candidates.SCHEMA)
+    repeated = rows_with_repeated_keys(frame, ["user_id", "source", "track_id"])
+    assert sorted((r.user_id, r.track_id, r.rank) for r in repeated.collect()) == [
+        ("u1", "t1", 1),
+        ("u1", "t1", 3),
+        ("u2", "t2", 2),
+        ("u2", "t2", 2),
+    ]
+    params = {"max_rank": 300, "min_rows": 1, "max_rows": None}
+    with pytest.raises(ValidationFailed) as failure:
+        validate(frame.where("user_id is not null"), candidates.suite(), params)
+    summary = failure.value.summary
+    assert summary.evaluated == len(candidates.suite().expectations)
+    (track_line, rank_line) = summary.failed
+    assert "expect_compound_columns_to_be_unique on ['user_id', 'source', 'track_id']" in track_line
+    assert "4 unexpected" in track_line and "'u1'" in track_line
+    assert "expect_compound_columns_to_be_unique on ['user_id', 'source', 'rank']" in rank_line
+    assert "2 unexpected" in rank_line and "'u2'" in rank_line
+    unique = frame.where("user_id = 'u1' and rank < 3")
+    assert rows_with_repeated_keys(unique, ["user_id", "source", "track_id"]).count() == 0
