@@ -575,7 +575,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         written,
         schema.suite(),
         {"max_rank": k, **row_count_bounds(expected, config.row_count_tolerance)},
-        persist=False,  # read back from Parquet: 75M rows at the 10M bench
+        persist=False,  # read back from Parquet: 59M rows at the 10M bench
     )
 
 
