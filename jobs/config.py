@@ -188,6 +188,9 @@ class PipelineConfig:
     warehouse_dir: Path
     runs_dir: Path
     checkpoint_dir: Path
+    # Spark's shuffle and spill files (`spark.local.dir`): a large week needs tens of GB
+    # here, so it is a location to put on a big local disk, not the system's /tmp.
+    scratch_dir: Path
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
     shuffle_partitions: int = 8
@@ -247,6 +250,7 @@ class PipelineConfig:
             warehouse_dir=location("warehouse_dir", home / "warehouse"),
             runs_dir=location("runs_dir", home / "runs"),
             checkpoint_dir=location("checkpoint_dir", home / "checkpoints"),
+            scratch_dir=location("scratch_dir", home / "scratch"),
         )
         nested = {
             "als": AlsConfig,

@@ -23,6 +23,7 @@ def spark_session(config: PipelineConfig, app_name: str) -> SparkSession:
         .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.warehouse.dir", str(config.warehouse_dir))
+        .config("spark.local.dir", str(config.scratch_dir))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
