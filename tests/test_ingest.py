@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
@@ -198,11 +199,9 @@ def test_a_week_without_events_fails_or_is_skipped_as_configured(tmp_path, files
     assert week_has_events(config, WEEK, rows) is True
 
 
-def test_empty_week_setting_is_checked():
-    from jobs.config import PipelineConfig
-
+def test_empty_week_setting_is_checked(test_config):
     with pytest.raises(ValueError, match="empty_week = 'ignore': expected one of fail, skip"):
-        PipelineConfig(*[None] * 7, empty_week="ignore")
+        replace(test_config, empty_week="ignore")
 
 
 def test_a_corrupt_file_fails_by_name_or_is_set_aside(tmp_path):
