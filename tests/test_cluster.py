@@ -103,7 +103,14 @@ def test_a_backfill_of_three_weeks_two_at_a_time_publishes_exactly_those_weeks(r
 def _cli_env(home: Path, settings: Path, on_cluster: PipelineConfig | None) -> dict[str, str]:
     """`weekly-playlists` on `local[2]`, or as a driver of the cluster of `on_cluster`
     (its master, code zip and application defaults)."""
-    env = dict(os.environ, WP_HOME=str(home), WP_CONFIG=str(settings), WP_SPARK_MASTER="local[2]")
+    # The workers' Python is this venv's, whichever tests ran before this one.
+    env = dict(
+        os.environ,
+        WP_HOME=str(home),
+        WP_CONFIG=str(settings),
+        WP_SPARK_MASTER="local[2]",
+        PYSPARK_PYTHON=sys.executable,
+    )
     if on_cluster is not None:
         shared = cluster.cluster_env(on_cluster)
         env.update({name: shared[name] for name in ("WP_PY_FILES", "SPARK_CONF_DIR")})
