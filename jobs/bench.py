@@ -144,12 +144,6 @@ def bench_size(events: int, root: Path, data_week: date, spark_max_events: int) 
     )
 
     spark = spark_session(config, f"weekly-playlists-bench-{events}")
-    # Every stage runs in this one session: without this, a stage's shuffle files stay on
-    # disk until the driver JVM happens to collect its plans (at 50M, tens of GB and a full
-    # disk). With it, Spark deletes them when each query ends, as the DAG's separate
-    # spark-submits do. Measured: no shuffle file left after count, collect, toPandas or a
-    # Parquet write; a cached frame's stay until the JVM collects them.
-    spark.conf.set("spark.sql.classic.shuffleDependency.fileCleanup.enabled", "true")
     try:
         rows: dict = {}
         for stage, body in STAGES:
