@@ -229,11 +229,11 @@ def build_discover_weekly(
     `score` is the final score; `source` and `reason` name the main contributor.
     Never-played means never, excluded contexts included (see `Controls.played`)."""
     depth = config.candidates_per_user
-    # The one shuffle of the pool: by listener, here. Every aggregate, join and window
-    # below is keyed (user_id, ...), which rows partitioned by user_id satisfy (with
-    # `spark.sql.requireAllClusterKeysForCoPartition` off: jobs/spark.py); the small sides
-    # (played, skipped, maturity) are shuffled to match. At the 10M bench this was 25
-    # shuffles of the pool; at 50M they filled 50 GB of scratch.
+    # The pool is shuffled by listener here only (once per branch: main, exploration and
+    # main's keys). Every aggregate, join and window below is keyed (user_id, ...), which
+    # rows partitioned by user_id satisfy (with `spark.sql.requireAllClusterKeysForCoPartition`
+    # off: jobs/spark.py); the small sides (played, skipped, maturity) are shuffled to match.
+    # Before, the 10M week's plan shuffled the pool 12 times; at 50M that filled the disk.
     candidates = candidates.repartition("user_id")
     users = candidates.select("user_id").distinct()
     with_maturity = candidates.join(
