@@ -114,7 +114,13 @@ def sample_size(events: int) -> tuple[int, int]:
     return users, int(np.clip(users * 2, 5_000, 100_000))
 
 
-def bench_size(events: int, root: Path, data_week: date, spark_max_events: int) -> dict:
+def bench_size(
+    events: int,
+    root: Path,
+    data_week: date,
+    spark_max_events: int,
+    shuffle_partitions: int | None = None,
+) -> dict:
     """Generate `events`, run every method, return timings, memory and NDCG per method."""
     from jobs import ingest, train_als
     from jobs.evaluate import discovery_truth, popularity_recs
@@ -132,6 +138,8 @@ def bench_size(events: int, root: Path, data_week: date, spark_max_events: int) 
 
     config = PipelineConfig.load(env={"WP_HOME": str(root / f"events-{events}")})
     config = replace(config, hive_catalog=False, spark_driver_memory="10g")
+    if shuffle_partitions:
+        config = replace(config, shuffle_partitions=shuffle_partitions)
     users, tracks = sample_size(events)
     results: dict = {"events": events, "users": users, "tracks": tracks}
     started = time.perf_counter()
@@ -315,6 +323,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--sizes", default="1000000,10000000,50000000", help="comma-separated total event counts"
     )
     parser.add_argument("--spark-max-events", type=int, default=10_000_000)
+    parser.add_argument(
+        "--shuffle-partitions",
+        type=int,
+        default=None,
+        help="the config's shuffle_partitions for this run (default: the config's; 200 at 50M)",
+    )
     parser.add_argument("--root", default=None, help="working folder (default: WP_HOME/bench)")
     parser.add_argument(
         "--week",
@@ -326,7 +340,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     root = Path(args.root) if args.root else PipelineConfig.load().home / "bench"
     all_results = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
-        all_results.append(bench_size(size, root, args.week, args.spark_max_events))
+        all_results.append(
+            bench_size(size, root, args.week, args.spark_max_events, args.shuffle_partitions)
+        )
         print(report(all_results).rsplit("\n", 1)[0], flush=True)
     print(report(all_results))
 
