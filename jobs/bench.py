@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--shuffle-partitions",
         type=int,
         default=None,
-        help="the config's shuffle_partitions for this run (default: the config's; 200 at 50M)",
+        help="the config's shuffle_partitions for this run (default: the config's)",
     )
     parser.add_argument("--root", default=None, help="working folder (default: WP_HOME/bench)")
     parser.add_argument(

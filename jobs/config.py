@@ -193,11 +193,10 @@ class PipelineConfig:
     scratch_dir: Path
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
-    # Partitions per shuffle (adaptive execution merges small ones). 8 suits one machine up
-    # to ~10M events a month; at 50M use 200: in 8, the candidates' uniqueness checks over
-    # 296M rows spilled (457 s each, 324 s in 200). In 200, ingesting 121k events took 126 s
-    # instead of 26 s (README, "How good, how fast").
-    shuffle_partitions: int = 8
+    # Partitions per shuffle before adaptive execution merges the small ones (toward 64 MB
+    # each): a small week ends up with a few, and at 50M events the candidates' uniqueness
+    # checks over 296M rows no longer spill (in 8: 457 s each, in 200: 324 s).
+    shuffle_partitions: int = 200
     hive_catalog: bool = True
     # Ingest fails (keeping the rejected rows) when more of a week than this is malformed.
     max_quarantine_share: float = 0.05

@@ -22,6 +22,10 @@ def spark_session(config: PipelineConfig, app_name: str) -> SparkSession:
         )
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        # Adaptive execution may merge a cached frame's shuffle partitions too. GX looks up
+        # failing rows with a `limit` over the cached frame, which scans partition after
+        # partition: kept at 200, ingesting 121k events took 102 s instead of 28 s.
+        .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.warehouse.dir", str(config.warehouse_dir))
         .config("spark.local.dir", str(config.scratch_dir))
