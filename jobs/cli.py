@@ -62,8 +62,8 @@ def _demo(args: argparse.Namespace, config: PipelineConfig) -> None:
 def _cluster(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs import cluster
 
-    if args.action == "demo" and args.week is None:
-        raise SystemExit("cluster demo: --week YYYY-MM-DD is required")
+    if args.action in ("demo", "run") and args.week is None:
+        raise SystemExit(f"cluster {args.action}: --week YYYY-MM-DD is required")
     if args.action == "down":
         stopped = cluster.down(config)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
@@ -83,11 +83,14 @@ def _cluster(args: argparse.Namespace, config: PipelineConfig) -> None:
         + f": Spark {cluster.spark_master_url()} (UI http://127.0.0.1:{cluster.SPARK_UI_PORT}),"
         f" Airflow http://127.0.0.1:{cluster.API_PORT}; logs {where.folder / 'logs'}"
     )
-    if args.action == "demo":
-        _generate(args, config)
+    if args.action in ("demo", "run"):
+        if args.action == "demo":
+            _generate(args, config)
         started_at = time.perf_counter()
         print(f"week {args.week} through the scheduler on the cluster ...", flush=True)
-        run = cluster.run_week_on_cluster(config, args.week.isoformat())
+        run = cluster.run_week_on_cluster(
+            config, args.week.isoformat(), timeout=args.wait_minutes * 60
+        )
         print(f"run {run['run_id']}: {run['state']} in {time.perf_counter() - started_at:.0f} s")
         if run["state"] != "success":
             raise SystemExit(f"the run failed; task logs under {where.folder / 'airflow' / 'logs'}")
@@ -380,8 +383,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         "cluster",
         help="a Spark standalone cluster + Airflow scheduler on Postgres, on this machine",
     )
-    on_cluster.add_argument("action", choices=["up", "down", "status", "demo"])
-    on_cluster.add_argument("--week", type=parse_week, default=None, help="demo: week to build")
+    on_cluster.add_argument(
+        "action",
+        choices=["up", "down", "status", "demo", "run"],
+        help="demo: sample data, then one week through the scheduler; run: the week alone",
+    )
+    on_cluster.add_argument(
+        "--week", type=parse_week, default=None, help="demo, run: the week to build"
+    )
+    on_cluster.add_argument(
+        "--wait-minutes",
+        type=float,
+        default=60,
+        help="demo, run: how long to wait for the week's run (default: %(default)s)",
+    )
     _add_sample_args(on_cluster)
     on_cluster.set_defaults(run=_cluster)
 

@@ -36,7 +36,9 @@ SPARK_UI_PORT = 18080
 API_PORT = 18793
 WORKERS = 2
 WORKER_CORES = 1
-WORKER_MEMORY = "2g"
+# What a worker may hand its executors, not what it takes: room for one large week given
+# the whole cluster (README "Scale out": spark.cores.max 2, spark.executor.memory 4g).
+WORKER_MEMORY = "6g"
 # Each application takes one core (spark-defaults.conf in the cluster's SPARK_CONF_DIR) and
 # the scheduler runs as many tasks as the workers have cores: without the cap the first
 # application takes every core and the others wait ("Initial job has not accepted any
