@@ -43,7 +43,7 @@ WORKER_MEMORY = "6g"
 # the scheduler runs as many tasks as the workers have cores: without the cap the first
 # application takes every core and the others wait ("Initial job has not accepted any
 # resources"); with more tasks than cores, 2 physical cores thrash between JVMs.
-APP_DEFAULTS = "spark.cores.max 1\nspark.executor.memory 1g\n"
+APP_DEFAULTS = "spark.cores.max 1\nspark.executor.memory 1g\nspark.eventLog.enabled true\n"
 SLOTS = WORKERS * WORKER_CORES
 # How often the CLI asks the scheduler about runs: each `airflow` call imports Airflow
 # (seconds of CPU), and a week takes minutes.
@@ -74,6 +74,12 @@ class Cluster:
     @property
     def code_zip(self) -> Path:
         return self.folder / "weekly_playlists.zip"
+
+    @property
+    def event_logs(self) -> Path:
+        """Every application's Spark event log (~11 MB for a 50M-event week), for Spark's
+        history server: where an application's time went, stage by stage."""
+        return self.folder / "spark-events"
 
     @property
     def pgdata(self) -> Path:
@@ -138,7 +144,10 @@ def cluster_env(config: PipelineConfig) -> dict[str, str]:
     spark_conf = cluster.folder / "spark-conf"
     if not spark_conf.exists():
         spark_conf.mkdir()
-        (spark_conf / "spark-defaults.conf").write_text(APP_DEFAULTS)
+        (spark_conf / "spark-defaults.conf").write_text(
+            APP_DEFAULTS + f"spark.eventLog.dir {cluster.event_logs.as_uri()}\n"
+        )
+    cluster.event_logs.mkdir(exist_ok=True)  # an application fails without it
     socket_dir = _postgres_socket_dir(cluster)
     env = airflow_env(config, spark_master_url())
     home = cluster.folder / "airflow"
@@ -257,7 +266,10 @@ def up(config: PipelineConfig) -> tuple[Cluster, bool]:
                     str(cluster.folder / f"spark-worker-{number}"),
                     spark_master_url(),
                 ],
-                env,
+                # Executors write shuffle and spill files where their worker says, not in
+                # the application's spark.local.dir: /tmp by default, which a 50M week
+                # filled with 30 GB.
+                {**env, "SPARK_LOCAL_DIRS": str(config.scratch_dir)},
             )
         airflow(["db", "migrate"], env, cluster.folder / "logs" / "db-migrate.log")
         airflow_bin = str(Path(sys.executable).parent / "airflow")

@@ -5,6 +5,8 @@ week gives the same playlists on the cluster as on `local[2]` with either ALS ba
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import zstandard
 
 from jobs import cluster
 from jobs.config import PipelineConfig
@@ -98,6 +101,21 @@ def test_a_backfill_of_three_weeks_two_at_a_time_publishes_exactly_those_weeks(r
         (run["start_date"], run["end_date"]) for run in runs if run["start_date"] is not None
     )
     assert any(later[0] < earlier[1] for earlier, later in zip(starts, starts[1:]))
+    # Every application left its event log for Spark's history server.
+    logged = _applications_logged(where.event_logs)
+    assert {f"weekly-playlists-publish-{week}" for week in WEEKS} <= logged, logged
+
+
+def _applications_logged(event_logs: Path) -> set[str]:
+    """The application names in Spark's event logs (zstd-compressed JSON lines)."""
+    names = set()
+    for part in event_logs.glob("*/events_*"):
+        with open(part, "rb") as raw:
+            lines = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw), "utf-8")
+            started = next((line for line in lines if "ApplicationStart" in line), None)
+        if started is not None:  # only an application's first file, if its log rolled
+            names.add(json.loads(started)["App Name"])
+    return names
 
 
 def _cli_env(home: Path, settings: Path, on_cluster: PipelineConfig | None) -> dict[str, str]:
@@ -118,14 +136,15 @@ def _cli_env(home: Path, settings: Path, on_cluster: PipelineConfig | None) -> d
     return env
 
 
-def test_executors_import_the_project_from_the_shipped_zip(running, tmp_path):
+def test_executors_import_the_project_from_the_shipped_zip_and_spill_to_scratch(running, tmp_path):
     config, _ = running
     probe = (
+        "import os\n"
         "from jobs.config import PipelineConfig\n"
         "from jobs.spark import spark_session\n"
         "spark = spark_session(PipelineConfig.load(), 'probe')\n"
-        "print(spark.sparkContext.parallelize([0], 1)"
-        ".map(lambda _: __import__('jobs').__file__).collect()[0])\n"
+        "print(*spark.sparkContext.parallelize([0], 1).map(lambda _: ("
+        "__import__('jobs').__file__, os.environ['SPARK_EXECUTOR_DIRS'])).collect()[0])\n"
     )
     settings = tmp_path / "config.toml"
     settings.write_text("hive_catalog = false\n")
@@ -133,7 +152,9 @@ def test_executors_import_the_project_from_the_shipped_zip(running, tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
-    assert done.stdout.strip().splitlines()[-1].endswith("weekly_playlists.zip/jobs/__init__.py")
+    imported_from, local_dirs = done.stdout.strip().splitlines()[-1].split(" ")
+    assert imported_from.endswith("weekly_playlists.zip/jobs/__init__.py")
+    assert local_dirs.startswith(f"{config.scratch_dir}/"), local_dirs
 
 
 @pytest.mark.parametrize("backend", ["implicit", "spark"])
