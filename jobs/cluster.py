@@ -267,8 +267,8 @@ def up(config: PipelineConfig) -> tuple[Cluster, bool]:
                     spark_master_url(),
                 ],
                 # Executors write shuffle and spill files where their worker says, not in
-                # the application's spark.local.dir: /tmp by default, which a 50M week
-                # filled with 30 GB.
+                # the application's spark.local.dir: /tmp by default, where a 50M week's
+                # executors put 22.7 GiB.
                 {**env, "SPARK_LOCAL_DIRS": str(config.scratch_dir)},
             )
         airflow(["db", "migrate"], env, cluster.folder / "logs" / "db-migrate.log")
