@@ -296,9 +296,11 @@ def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
         + ", ".join(f"{name} {count:,}" for name, count in imported.counts.items())
     )
     print(f"split: {imported.split}")
+    label = args.dataset
     if imported.features is not None:
         print(f"features: {imported.features}")
-    print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {args.dataset}")
+        label = f"{args.dataset}-{adapters.MUSICOSET}"  # its own rows in run_metrics
+    print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {label}")
 
 
 def _import_spotify_history(args: argparse.Namespace, config: PipelineConfig) -> None:

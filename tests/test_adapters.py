@@ -475,6 +475,7 @@ def test_cli_imports_lastfm_with_musicoset(
     out = capsys.readouterr().out
     assert "matched_artists 6" in out and "audio_features 4" in out
     assert "features: musicoset by artist name" in out
+    assert out.rstrip().endswith(f"--week {WEEK} --dataset lastfm-musicoset")
     with pytest.raises(SystemExit, match="--features is for lastfm only"):
         main(["import", "movielens", "--source", str(hetrec_dir), "--features", "x"])
 
