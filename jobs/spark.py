@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -47,6 +48,10 @@ def spark_session(config: PipelineConfig, app_name: str) -> SparkSession:
     # connection.
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ
     if not submitted:
+        # Python workers start `PYSPARK_PYTHON`, else a bare `python3` without this
+        # interpreter's packages (pyarrow for every mapInArrow): the CLI, the bench and the
+        # tests give them the driver's own unless the user chose another.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(config.spark_master).config(
             "spark.driver.memory", config.spark_driver_memory
         )
