@@ -155,6 +155,29 @@ class RerankerConfig:
 
 
 @dataclass(frozen=True)
+class RankingConfig:
+    """Discover Weekly's ranking pass (jobs/discover.py) and its weekly LightGBM ranker
+    (jobs/ranking.py)."""
+
+    ranker: bool = True  # False: the blend of `[playlists]` source weights ranks every week
+    rounds: int = 200  # boosting rounds
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 50
+    validation_share: float = 0.2  # of last week's listeners with a positive, held out
+    seed: int = 42
+    pool_per_user: int = 100  # best allowed candidates kept per listener in candidate_pool
+    # The greedy pick looks at this many of a listener's best main candidates, and of
+    # their best exploration ones.
+    pick_window: int = 150
+    explore_window: int = 50
+    # Relevance (each listener's scores scaled to [0, 1]) lost per track of the same
+    # artist, and of the same audio cluster, already picked; the caps stay upper bounds.
+    artist_penalty: float = 0.0
+    cluster_penalty: float = 0.0
+
+
+@dataclass(frozen=True)
 class SpotifyConfig:
     """The Spotify Web API catalog sync (see jobs/catalog_sync.py). Credentials are never
     here: they come from the Airflow connection `spotify_default` or the environment."""
@@ -221,6 +244,7 @@ class PipelineConfig:
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     bandit: BanditConfig = field(default_factory=BanditConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
 
     def __post_init__(self) -> None:
         if self.empty_week not in EMPTY_WEEK_ACTIONS:
@@ -264,6 +288,7 @@ class PipelineConfig:
             "reranker": RerankerConfig,
             "feedback": FeedbackConfig,
             "bandit": BanditConfig,
+            "ranking": RankingConfig,
         }
         scalars = {}
         for key, value in settings.items():

@@ -32,23 +32,10 @@ import pandas as pd
 
 from jobs.metrics import ndcg_at_k
 from schemas import candidates as sources
+from schemas.pool import FEATURES, RANK_FEATURES
 
 log = logging.getLogger(__name__)
 
-SCORE_FEATURES = tuple(f"{source}_score" for source in sources.SOURCES)
-RANK_FEATURES = tuple(f"{source}_rank" for source in sources.SOURCES)
-FEATURES = (
-    *SCORE_FEATURES,
-    *RANK_FEATURES,
-    "track_popularity",  # log1p(listeners in the look-back window)
-    "track_age_days",  # days from the release to the week; NaN when unknown
-    "artist_affinity",  # the listener's confidence on the artist / their top artist's
-    "cluster_affinity",  # the listener's share of listening in the track's cluster
-    "maturity",  # plays in the look-back window / mature_plays, at most 1
-    "activity",  # log1p(plays in the look-back window)
-    "content_similarity",  # centred cosine of track and taste profile
-    "boosted",  # 1 when a Discovery Mode campaign boosts the track for the listener
-)
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -234,6 +221,7 @@ class Ranker:
     def __init__(self, model_text: str, source: str) -> None:
         import lightgbm as lgb
 
+        self.text = model_text
         try:
             self._booster = lgb.Booster(model_str=model_text)
         except lgb.basic.LightGBMError as error:

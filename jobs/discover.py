@@ -1,0 +1,683 @@
+"""Discover Weekly in one ranking pass per listener batch.
+
+Each listener's candidates (every source's top K from `candidates`) travel together in one
+row with what the listener's playlist depends on: their plays, artist affinities, taste
+profile and moods, controls (explicit filter, hides, preferred genres, skips of boosted
+tracks) and, with the adaptive policy, their source factors and exploration share. The
+catalog (artist, album, cluster, explicit flag, platform blocks, Discovery Mode boosts,
+popularity, age, audio vectors) is broadcast as arrays. One `mapInArrow` call per batch
+then, in numpy (jobs/ranking.py):
+
+1. builds one feature row per distinct (listener, track) candidate;
+2. drops what the rules forbid (explicit for a filtered listener, hidden tracks and
+   artists, platform blocks; played tracks never reach the candidates);
+3. scores with the week's LightGBM ranker, or with the blend of source weights when there
+   is none, then applies preferred genres, the likeability re-ranker when on, and
+   Discovery Mode;
+4. picks `length` tracks greedily under the variety penalties and the hard caps, with
+   exploration's share of the slots.
+
+It returns the listener's pool: the best `pool_per_user` allowed candidates and every
+pick, with features and scores (`candidate_pool`); the picks, named, are the playlist.
+No Spark window or join over the candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from scipy.sparse import csr_matrix
+
+from jobs.config import PipelineConfig, PlaylistConfig, RankingConfig
+from jobs.ranking import (
+    COLUMN,
+    Ranker,
+    RankerUnavailable,
+    Variety,
+    blend_contributions,
+    boost_discovery_mode,
+    main_source,
+    pick_playlists,
+    positive_scores,
+    rank_scores,
+)
+from jobs.rules import Controls
+from jobs.tables import MissingTable, read_parquet, read_week, with_schema
+from schemas import candidates as sources
+from schemas import catalog, taste
+from schemas import clusters as clusters_schema
+from schemas import controls as controls_schema
+from schemas import interactions as interactions_schema
+from schemas import pool as schema
+from schemas.pool import FEATURES, RANK_FEATURES, SCORE_FEATURES
+
+log = logging.getLogger(__name__)
+
+EXPLORATION = sources.SOURCES.index(sources.EXPLORATION)
+
+
+@dataclass(frozen=True)
+class CatalogArrays:
+    """The catalog as arrays, row i track `track_ids[i]` (sorted); codes are -1 for none."""
+
+    track_ids: np.ndarray
+    artist_ids: np.ndarray  # artist code -> id
+    artist: np.ndarray
+    album: np.ndarray
+    explicit: np.ndarray
+    blocked: np.ndarray  # the track or its artist is blocked by a platform rule in force
+    boost: np.ndarray  # the strongest Discovery Mode boost in force (0: none)
+    campaign_ids: np.ndarray  # campaign code -> id
+    campaign: np.ndarray
+    cluster: np.ndarray
+    popularity: np.ndarray  # log1p(listeners in the look-back window)
+    age_days: np.ndarray  # days from the release to the week (NaN: unknown)
+    audio: np.ndarray | None  # tracks x features, centred on the mean, unit length (0: none)
+    audio_mean: np.ndarray | None
+    genres: csr_matrix  # artists x genre codes, 1 where the artist has the genre
+    genre_ids: np.ndarray  # genre code -> name
+
+
+def _codes(values: pa.Array, vocabulary: pa.Array) -> np.ndarray:
+    """Each value's position in `vocabulary`, -1 where absent or null."""
+    return pc.fill_null(pc.index_in(values, value_set=vocabulary), -1).to_numpy().astype(np.int64)
+
+
+def catalog_arrays(
+    tracks: pa.Table,
+    albums: pa.Table,
+    artists: pa.Table,
+    listeners: pa.Table,
+    clusters: pa.Table | None,
+    blocks: pa.Table,
+    campaigns: pa.Table,
+    week: date,
+) -> CatalogArrays:
+    """Build the broadcast arrays from small driver-side tables: tracks (track_id,
+    artist_id, album_id, explicit), albums (album_id, release_date), artists (artist_id,
+    genres), listeners (track_id, listeners), clusters (track_id, cluster, features) or
+    None, blocks in force (item_type, item_id), campaigns in force (track_id,
+    campaign_id, boost)."""
+    tracks = tracks.sort_by("track_id")
+    track_ids = tracks.column("track_id").combine_chunks()
+    artist_ids = pc.unique(artists.column("artist_id").combine_chunks())
+    artist = _codes(tracks.column("artist_id"), artist_ids)
+    album_ids = albums.column("album_id").combine_chunks()
+    album = _codes(tracks.column("album_id"), album_ids)
+    released = albums.column("release_date").to_numpy(zero_copy_only=False)
+    age = np.full(len(track_ids), np.nan, np.float32)
+    known_album = album >= 0
+    release = released[album[known_album]].astype("datetime64[D]")
+    age[known_album] = (np.datetime64(week) - release).astype(np.float32)
+
+    def item_blocked(item_type: str, codes: np.ndarray, vocabulary: pa.Array) -> np.ndarray:
+        ids = blocks.filter(pc.equal(blocks.column("item_type"), item_type)).column("item_id")
+        hit = np.zeros(len(vocabulary) + 1, bool)
+        hit[_codes(ids, vocabulary)] = True  # -1 (unknown ids) lands in the spare last cell
+        return hit[codes]
+
+    blocked = item_blocked(controls_schema.TRACK, np.arange(len(track_ids)), track_ids)
+    blocked |= item_blocked(controls_schema.ARTIST, artist, artist_ids)
+
+    boost = np.zeros(len(track_ids), np.float32)
+    campaign = np.full(len(track_ids), -1, np.int64)
+    campaign_ids = campaigns.column("campaign_id").combine_chunks()
+    boosted_tracks = _codes(campaigns.column("track_id"), track_ids)
+    known = boosted_tracks >= 0
+    boost[boosted_tracks[known]] = campaigns.column("boost").to_numpy()[known]
+    campaign[boosted_tracks[known]] = np.flatnonzero(known)
+
+    popularity = np.zeros(len(track_ids), np.float32)
+    listened = _codes(listeners.column("track_id"), track_ids)
+    popularity[listened[listened >= 0]] = np.log1p(
+        listeners.column("listeners").to_numpy()[listened >= 0]
+    )
+
+    cluster = np.full(len(track_ids), -1, np.int64)
+    audio = audio_mean = None
+    if clusters is not None and clusters.num_rows:
+        rows = _codes(clusters.column("track_id"), track_ids)
+        inside = rows >= 0
+        cluster[rows[inside]] = clusters.column("cluster").to_numpy()[inside]
+        vectors = clusters.column("features").combine_chunks().flatten().to_numpy()
+        vectors = vectors.reshape(clusters.num_rows, -1)[inside]
+        audio_mean = vectors.mean(axis=0)
+        centred = vectors - audio_mean
+        norms = np.linalg.norm(centred, axis=1, keepdims=True)
+        audio = np.zeros((len(track_ids), vectors.shape[1]), np.float32)
+        audio[rows[inside]] = centred / np.where(norms > 0, norms, 1.0)
+
+    genre_lists = artists.column("genres").combine_chunks()
+    genre_ids = pc.unique(genre_lists.flatten())
+    genre_rows = _codes(artists.column("artist_id"), artist_ids)[
+        genre_lists.value_parent_indices().to_numpy()
+    ]
+    genre_cols = _codes(genre_lists.flatten(), genre_ids)
+    genres = csr_matrix(
+        (np.ones(genre_cols.size, np.float32), (genre_rows, genre_cols)),
+        shape=(len(artist_ids), max(1, len(genre_ids))),
+    )
+    return CatalogArrays(
+        track_ids=track_ids.to_numpy(zero_copy_only=False),
+        artist_ids=artist_ids.to_numpy(zero_copy_only=False),
+        artist=artist,
+        album=album,
+        explicit=tracks.column("explicit").to_numpy(zero_copy_only=False).astype(bool),
+        blocked=blocked,
+        boost=boost,
+        campaign_ids=campaign_ids.to_numpy(zero_copy_only=False),
+        campaign=campaign,
+        cluster=cluster,
+        popularity=popularity,
+        age_days=age,
+        audio=audio,
+        audio_mean=audio_mean,
+        genres=genres,
+        genre_ids=genre_ids.to_numpy(zero_copy_only=False),
+    )
+
+
+def _list_codes(lists: pa.ListArray, vocabulary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, code) of every known entry of a batch's id lists."""
+    codes = _codes(lists.flatten(), pa.array(vocabulary))
+    rows = lists.value_parent_indices().to_numpy()
+    return rows[codes >= 0], codes[codes >= 0]
+
+
+def _in_pairs(rows: np.ndarray, codes: np.ndarray, key_rows, key_codes, width: int) -> np.ndarray:
+    """Whether each (rows, codes) pair is one of the (key_rows, key_codes) pairs."""
+    return np.isin(rows * width + codes, key_rows * width + key_codes)
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    playlists: PlaylistConfig
+    ranking: RankingConfig
+
+
+POOL_DDL = ", ".join(
+    f"{field.name} {field.dataType.simpleString()}"
+    for field in schema.CANDIDATE_POOL.fields
+    if field.name != "week"
+)
+
+
+def rank_batch(
+    batch: pa.RecordBatch, catalog: CatalogArrays, ranker: Ranker | None, settings: PassSettings
+) -> pa.RecordBatch:
+    """One batch of listener rows (see `listener_rows`) -> their pool rows (POOL_DDL)."""
+    playlists, ranking = settings.playlists, settings.ranking
+    n_rows, n_tracks = batch.num_rows, len(catalog.track_ids)
+    candidates = batch.column("candidates")
+    entries = candidates.flatten()
+    track = _codes(pc.struct_field(entries, "track_id"), pa.array(catalog.track_ids))
+    source = _codes(pc.struct_field(entries, "source"), pa.array(sources.SOURCES))
+    parent = candidates.value_parent_indices().to_numpy()
+    known = (track >= 0) & (source >= 0)
+    key = parent[known] * n_tracks + track[known]
+    unique, inverse = np.unique(key, return_inverse=True)
+    rows, tracks = unique // n_tracks, unique % n_tracks
+
+    features = np.full((unique.size, len(FEATURES)), np.nan, np.float32)
+    score_columns = np.array([COLUMN[name] for name in SCORE_FEATURES])
+    rank_columns = np.array([COLUMN[name] for name in RANK_FEATURES])
+    source = source[known]
+    features[inverse, score_columns[source]] = pc.struct_field(entries, "score").to_numpy()[known]
+    features[inverse, rank_columns[source]] = pc.struct_field(entries, "rank").to_numpy()[known]
+
+    plays = pc.fill_null(batch.column("plays"), 0).to_numpy().astype(np.float32)
+    features[:, COLUMN["maturity"]] = np.minimum(1.0, plays / playlists.mature_plays)[rows]
+    features[:, COLUMN["activity"]] = np.log1p(plays)[rows]
+    features[:, COLUMN["track_popularity"]] = catalog.popularity[tracks]
+    features[:, COLUMN["track_age_days"]] = catalog.age_days[tracks]
+    artists = catalog.artist[tracks]
+
+    affinity_lists = batch.column("artists")
+    affinity_entries = affinity_lists.flatten()
+    affinity_rows = affinity_lists.value_parent_indices().to_numpy()
+    affinity_codes = _codes(
+        pc.struct_field(affinity_entries, "artist_id"), pa.array(catalog.artist_ids)
+    )
+    affinity = csr_matrix(
+        (
+            pc.struct_field(affinity_entries, "affinity").to_numpy()[affinity_codes >= 0],
+            (affinity_rows[affinity_codes >= 0], affinity_codes[affinity_codes >= 0]),
+        ),
+        shape=(n_rows, len(catalog.artist_ids)),
+    )
+    top = affinity.max(axis=1).toarray().ravel()
+    features[:, COLUMN["artist_affinity"]] = (
+        np.asarray(affinity[rows, np.maximum(artists, 0)]).ravel()
+        / np.where(top > 0, top, 1.0)[rows]
+    )
+
+    clusters = catalog.cluster[tracks]
+    moods = batch.column("moods")
+    if catalog.audio is not None:
+        n_clusters = int(catalog.cluster.max()) + 1
+        mood_entries = moods.flatten()
+        shares = np.zeros((n_rows, max(1, n_clusters)), np.float32)
+        mood_cluster = pc.struct_field(mood_entries, "cluster").to_numpy()
+        inside = mood_cluster < n_clusters
+        shares[moods.value_parent_indices().to_numpy()[inside], mood_cluster[inside]] = (
+            pc.struct_field(mood_entries, "share").to_numpy()[inside]
+        )
+        features[:, COLUMN["cluster_affinity"]] = np.where(
+            clusters >= 0, shares[rows, np.maximum(clusters, 0)], np.nan
+        )
+        profile = batch.column("profile")
+        has_profile = profile.is_valid().to_numpy(zero_copy_only=False)
+        profiles = np.zeros((n_rows, catalog.audio.shape[1]), np.float32)
+        given = profile.flatten().to_numpy().reshape(-1, catalog.audio.shape[1])
+        profiles[has_profile] = given - catalog.audio_mean
+        norms = np.linalg.norm(profiles, axis=1, keepdims=True)
+        profiles /= np.where(norms > 0, norms, 1.0)
+        similarity = np.einsum("ij,ij->i", profiles[rows], catalog.audio[tracks])
+        features[:, COLUMN["content_similarity"]] = np.where(
+            has_profile[rows] & (clusters >= 0), similarity, np.nan
+        )
+
+    skipped_rows, skipped_tracks = _list_codes(batch.column("skipped"), catalog.track_ids)
+    eligible = (catalog.boost[tracks] > 0) & ~_in_pairs(
+        rows, tracks, skipped_rows, skipped_tracks, n_tracks
+    )
+    features[:, COLUMN["boost_eligible"]] = eligible
+
+    # The rules: nothing explicit for a filtered listener, nothing hidden or blocked.
+    filtered = batch.column("explicit_filter").to_numpy(zero_copy_only=False).astype(bool)
+    hidden_rows, hidden_tracks = _list_codes(batch.column("hidden_tracks"), catalog.track_ids)
+    hidden_artist_rows, hidden_artists = _list_codes(
+        batch.column("hidden_artists"), catalog.artist_ids
+    )
+    allowed = ~(filtered[rows] & catalog.explicit[tracks]) & ~catalog.blocked[tracks]
+    allowed &= ~_in_pairs(rows, tracks, hidden_rows, hidden_tracks, n_tracks)
+    allowed &= ~_in_pairs(
+        rows, artists, hidden_artist_rows, hidden_artists, len(catalog.artist_ids)
+    )
+    rows, tracks, artists, clusters = (
+        rows[allowed],
+        tracks[allowed],
+        artists[allowed],
+        clusters[allowed],
+    )
+    features, eligible = features[allowed], eligible[allowed]
+
+    ranks = features[:, rank_columns]
+    explore = ~np.isnan(ranks[:, EXPLORATION]) & np.isnan(
+        np.delete(ranks, EXPLORATION, axis=1)
+    ).all(axis=1)
+    depth = playlists.candidates_per_user
+    contributions = blend_contributions(
+        features, playlists.source_weights, playlists.new_listener_weights, depth
+    )
+    factors = _policy_factors(batch.column("policy_factors"), n_rows)
+    blend = (contributions * factors[rows]).sum(axis=1)
+    # Exploration rows fill their own slots: worth their exploration rank score.
+    blend = np.where(explore, rank_scores(ranks[:, EXPLORATION], depth), blend)
+    if ranker is None:
+        ranker_score = np.full(rows.size, np.nan)
+        score = blend
+    else:
+        ranker_score = ranker.scores(features)
+        score = positive_scores(ranker_score, rows, n_rows)
+    listed = (score > 0) if ranker is None else np.ones(rows.size, bool)
+    if "likeability" in entries.type.names:
+        # The re-ranker, when on: x likeability over the listener's mean; a candidate it
+        # could not score (no audio features) keeps its score.
+        liked = np.full(unique.size, np.nan)
+        values = pc.struct_field(entries, "likeability").to_numpy(zero_copy_only=False)
+        np.fmax.at(liked, inverse, values[known].astype(float))
+        liked = liked[allowed]
+        total = np.bincount(rows, np.nan_to_num(liked), minlength=n_rows)
+        counted = np.bincount(rows, ~np.isnan(liked), minlength=n_rows)
+        mean = total / np.maximum(counted, 1)
+        score = score * np.nan_to_num(liked / np.where(mean > 0, mean, 1.0)[rows], nan=1.0)
+    preferred_rows, preferred_genres = _list_codes(
+        batch.column("preferred_genres"), catalog.genre_ids
+    )
+    if preferred_rows.size:
+        wanted = csr_matrix(
+            (np.ones(preferred_rows.size, np.float32), (preferred_rows, preferred_genres)),
+            shape=(n_rows, catalog.genres.shape[1]),
+        )
+        overlap = (
+            np.asarray(
+                wanted[rows].multiply(catalog.genres[np.maximum(artists, 0)]).sum(axis=1)
+            ).ravel()
+            > 0
+        )
+        score = np.where(overlap, score * (1.0 + playlists.preferred_genre_boost), score)
+    score, boosted = boost_discovery_mode(
+        rows, score, catalog.boost[tracks], eligible, playlists.max_boosted_per_playlist
+    )
+    keep = listed
+    rows, tracks, artists, clusters = rows[keep], tracks[keep], artists[keep], clusters[keep]
+    features, score, blend, boosted, explore = (
+        features[keep],
+        score[keep],
+        blend[keep],
+        boosted[keep],
+        explore[keep],
+    )
+    ranker_score = ranker_score[keep]
+
+    # Best first per listener; the pick looks at the best of each kind only.
+    order = np.lexsort((tracks, -score, rows))
+    rows, tracks, artists, clusters = rows[order], tracks[order], artists[order], clusters[order]
+    features, score, blend, boosted, explore, ranker_score = (
+        features[order],
+        score[order],
+        blend[order],
+        boosted[order],
+        explore[order],
+        ranker_score[order],
+    )
+    kind_key = rows * 2 + explore
+    kind_sorted = np.lexsort((np.arange(rows.size), kind_key))
+    place_in_kind = np.empty(rows.size, np.int64)
+    starts = np.searchsorted(kind_key[kind_sorted], kind_key[kind_sorted], side="left")
+    place_in_kind[kind_sorted] = np.arange(rows.size) - starts
+    window = np.flatnonzero(
+        place_in_kind < np.where(explore, ranking.explore_window, ranking.pick_window)
+    )
+    best = np.zeros(n_rows)
+    np.maximum.at(best, rows[window], score[window])
+    worst = np.full(n_rows, np.inf)
+    np.minimum.at(worst, rows[window], score[window])
+    spread = np.where(best > worst, best - worst, 1.0)
+    relevance = (score[window] - worst[rows[window]]) / spread[rows[window]]
+    shares = pc.fill_null(batch.column("exploration_share"), playlists.exploration_share)
+    slots = np.round(playlists.length * shares.to_numpy()).astype(np.int64)
+    picked, position = pick_playlists(
+        rows[window],
+        relevance,
+        artists[window],
+        catalog.album[tracks[window]],
+        clusters[window],
+        explore[window],
+        slots,
+        n_rows,
+        Variety(
+            length=playlists.length,
+            max_per_artist=playlists.max_tracks_per_artist,
+            max_per_album=playlists.max_tracks_per_album,
+            max_per_cluster=max(1, int(playlists.length * playlists.max_cluster_share)),
+            artist_penalty=ranking.artist_penalty,
+            cluster_penalty=ranking.cluster_penalty,
+        ),
+    )
+    positions = np.full(rows.size, -1, np.int64)
+    positions[window[picked]] = position
+    place = np.arange(rows.size) - np.searchsorted(rows, rows, side="left")
+    kept = np.flatnonzero((place < ranking.pool_per_user) | (positions > 0))
+    named = np.where(
+        explore,
+        EXPLORATION,
+        main_source(features, playlists.source_weights, playlists.new_listener_weights, depth),
+    )
+    columns = {
+        "user_id": batch.column("user_id").take(pa.array(rows[kept])),
+        "track_id": pa.array(catalog.track_ids[tracks[kept]], pa.string()),
+        "artist_id": pa.array(catalog.artist_ids[artists[kept]], pa.string()),
+        **{
+            name: pa.array(features[kept, COLUMN[name]], pa.float32(), from_pandas=True)
+            for name in FEATURES
+        },
+        "explore": pa.array(explore[kept]),
+        "blend_score": pa.array(blend[kept], pa.float32()),
+        "ranker_score": pa.array(ranker_score[kept], pa.float32(), from_pandas=True),
+        "score": pa.array(score[kept], pa.float32()),
+        "source": pa.array(np.asarray(sources.SOURCES)[named[kept]], pa.string()),
+        "boosted": pa.array(boosted[kept]),
+        "campaign_id": _campaign_ids(catalog, tracks[kept], boosted[kept]),
+        "position": pa.array(np.where(positions[kept] > 0, positions[kept], None), pa.int32()),
+        "ranked_by": pa.array(
+            [schema.BLEND if ranker is None else schema.RANKER] * kept.size, pa.string()
+        ),
+    }
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def _campaign_ids(catalog: CatalogArrays, tracks: np.ndarray, boosted: np.ndarray) -> pa.Array:
+    ids = np.full(tracks.size, None, object)
+    codes = catalog.campaign[tracks]
+    chosen = boosted & (codes >= 0)
+    ids[chosen] = catalog.campaign_ids[codes[chosen]]
+    return pa.array(ids, pa.string())
+
+
+def _policy_factors(factors: pa.MapArray, n_rows: int) -> np.ndarray:
+    """rows x sources: the adaptive policy's factor per source (1 where it sets none)."""
+    matrix = np.ones((n_rows, len(sources.SOURCES)), np.float32)
+    if len(factors.keys) == 0:
+        return matrix
+    rows = factors.value_parent_indices().to_numpy()
+    codes = _codes(factors.keys, pa.array(sources.SOURCES))
+    values = factors.items.to_numpy(zero_copy_only=False)
+    matrix[rows[codes >= 0], codes[codes >= 0]] = values[codes >= 0]
+    return matrix
+
+
+def _empty_list(element: str) -> F.Column:
+    return F.expr(f"cast(array() as array<{element}>)")
+
+
+def listener_rows(
+    candidates: DataFrame,
+    interactions: DataFrame,
+    tracks: DataFrame,
+    controls: Controls,
+    profiles: DataFrame | None,
+    policy: DataFrame | None,
+    likeability: DataFrame | None,
+) -> DataFrame:
+    """One row per listener with candidates: everything `rank_batch` reads of them."""
+    fields = ["track_id", "source", "score", "rank"]
+    if likeability is not None:
+        candidates = candidates.join(
+            likeability.select("user_id", "track_id", "likeability"),
+            ["user_id", "track_id"],
+            "left",
+        )
+        fields.append("likeability")
+    grouped = candidates.groupBy("user_id").agg(
+        F.collect_list(F.struct(*fields)).alias("candidates")
+    )
+    plays = interactions.groupBy("user_id").agg(F.sum("plays").alias("plays"))
+    artists = (
+        interactions.where(F.col("confidence") > 0)
+        .join(tracks.select("track_id", "artist_id"), "track_id")
+        .groupBy("user_id", "artist_id")
+        .agg(F.sum("confidence").cast("float").alias("affinity"))
+        .groupBy("user_id")
+        .agg(F.collect_list(F.struct("artist_id", "affinity")).alias("artists"))
+    )
+    hides = controls.hides.groupBy("user_id").agg(
+        F.collect_list(F.when(F.col("item_type") == controls_schema.TRACK, F.col("item_id"))).alias(
+            "hidden_tracks"
+        ),
+        F.collect_list(
+            F.when(F.col("item_type") == controls_schema.ARTIST, F.col("item_id"))
+        ).alias("hidden_artists"),
+    )
+    # Only skips of boosted tracks matter here: a boost never follows a skip.
+    skipped = (
+        controls.skipped.join(controls.campaigns.select("track_id"), "track_id", "left_semi")
+        .groupBy("user_id")
+        .agg(F.collect_list("track_id").alias("skipped"))
+    )
+    rows = (
+        grouped.join(plays, "user_id", "left")
+        .join(artists, "user_id", "left")
+        .join(hides, "user_id", "left")
+        .join(skipped, "user_id", "left")
+        .join(
+            controls.explicit_filtered.withColumn("explicit_filter", F.lit(True)), "user_id", "left"
+        )
+        .join(controls.preferred_genres, "user_id", "left")
+    )
+    if profiles is not None:
+        rows = rows.join(profiles.select("user_id", "profile", "moods"), "user_id", "left")
+    else:
+        rows = rows.withColumns(
+            {
+                "profile": F.lit(None).cast("array<float>"),
+                "moods": F.lit(None).cast("array<struct<cluster:int,share:double>>"),
+            }
+        )
+    if policy is not None:
+        rows = rows.join(
+            policy.select(
+                "user_id",
+                F.col("factors").alias("policy_factors"),
+                "exploration_share",
+            ),
+            "user_id",
+            "left",
+        )
+    else:
+        rows = rows.withColumns(
+            {
+                "policy_factors": F.lit(None).cast("map<string,double>"),
+                "exploration_share": F.lit(None).cast("double"),
+            }
+        )
+    return rows.withColumns(
+        {
+            "artists": F.coalesce(
+                "artists", _empty_list("struct<artist_id:string,affinity:float>")
+            ),
+            "hidden_tracks": F.coalesce("hidden_tracks", _empty_list("string")),
+            "hidden_artists": F.coalesce("hidden_artists", _empty_list("string")),
+            "skipped": F.coalesce("skipped", _empty_list("string")),
+            "explicit_filter": F.coalesce("explicit_filter", F.lit(False)),
+            "preferred_genres": F.coalesce("preferred_genres", _empty_list("string")),
+            "moods": F.coalesce("moods", _empty_list("struct<cluster:int,share:double>")),
+        }
+    )
+
+
+def ranked_pool(
+    rows: DataFrame, catalog: CatalogArrays, ranker_text: str | None, settings: PassSettings
+) -> DataFrame:
+    """`candidate_pool` rows (without `week`) of every listener row, one `rank_batch` per
+    Arrow batch; the catalog arrays and the ranker's text are broadcast."""
+    shipped = rows.sparkSession.sparkContext.broadcast((catalog, ranker_text, settings))
+
+    def rank(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        arrays, text, pass_settings = shipped.value
+        ranker = None if text is None else Ranker(text, "the broadcast ranker")
+        for batch in batches:
+            if batch.num_rows:
+                yield rank_batch(batch, arrays, ranker, pass_settings)
+
+    return rows.mapInArrow(rank, POOL_DDL)
+
+
+def load_week_ranker(
+    spark: SparkSession, config: PipelineConfig, week: date
+) -> tuple[str | None, str]:
+    """(the week's ranker as LightGBM text, or None for the blend; why). A missing or
+    unreadable ranker is logged and the blend ranks: never an empty playlist."""
+    if not config.ranking.ranker:
+        return None, "the ranker is off ([ranking] ranker = false)"
+    try:
+        record = read_week(spark, config, "ranker_models", schema.RANKER_MODELS, week).first()
+    except MissingTable as missing:
+        return None, f"no ranker for the week ({missing})"
+    if record is None or record["ranked_by"] != schema.RANKER:
+        return None, record["reason"] if record is not None else "no ranker_models row"
+    path = config.warehouse_dir / record["model_file"]
+    try:
+        ranker = Ranker.load(path)
+    except RankerUnavailable as unavailable:
+        log.warning("Discover Weekly falls back to the blend: %s", unavailable)
+        return None, str(unavailable)
+    return ranker.text, f"ranker trained on week {record['trained_on_week']}"
+
+
+def _driver_catalog(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    controls: Controls,
+    interactions: DataFrame,
+) -> CatalogArrays:
+    def catalog_table(name: str, *columns: str) -> pa.Table:
+        return (
+            read_parquet(spark, config.catalog_dir / name, catalog.TABLES[name])
+            .select(*columns)
+            .toArrow()
+        )
+
+    try:
+        track_clusters = (
+            read_week(spark, config, "track_clusters", clusters_schema.TRACK_CLUSTERS, week)
+            .select("track_id", "cluster", "features")
+            .toArrow()
+        )
+    except MissingTable:
+        track_clusters = None
+    listeners = (
+        interactions.where(F.col("confidence") > 0)
+        .groupBy("track_id")
+        .agg(F.count("*").alias("listeners"))
+        .toArrow()
+    )
+    return catalog_arrays(
+        catalog_table("tracks", "track_id", "artist_id", "album_id", "explicit"),
+        catalog_table("albums", "album_id", "release_date"),
+        catalog_table("artists", "artist_id", "genres"),
+        listeners,
+        track_clusters,
+        controls.blocks.toArrow(),
+        controls.campaigns.toArrow(),
+        week,
+    )
+
+
+def discover_pool(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    controls: Controls,
+    rows: dict | None = None,
+    policy: DataFrame | None = None,
+    likeability: DataFrame | None = None,
+) -> DataFrame:
+    """The week's `candidate_pool` rows (with `week`), as `config` says to rank them."""
+    interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
+    tracks = read_parquet(spark, config.catalog_dir / "tracks", catalog.TRACKS)
+    try:
+        profiles = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
+    except MissingTable:
+        profiles = None
+    ranker_text, why = load_week_ranker(spark, config, week)
+    log.info("Discover Weekly ranked by the %s: %s", "ranker" if ranker_text else "blend", why)
+    if rows is not None:
+        rows["ranked_by_ranker"] = int(ranker_text is not None)
+        rows["ranked_by"] = why
+    listeners = listener_rows(
+        read_week(spark, config, "candidates", sources.SCHEMA, week),
+        interactions,
+        tracks,
+        controls,
+        profiles,
+        policy,
+        likeability,
+    )
+    pool = ranked_pool(
+        listeners,
+        _driver_catalog(spark, config, week, controls, interactions),
+        ranker_text,
+        PassSettings(config.playlists, config.ranking),
+    )
+    return with_schema(pool.withColumn("week", F.lit(week)), schema.CANDIDATE_POOL)
