@@ -446,6 +446,29 @@ def popularity_candidates(
     return score_candidates(ones, tracks, played, week, k, source=schema.POPULARITY)
 
 
+def audio_clusters(
+    spark: SparkSession, config: PipelineConfig, week: date
+) -> tuple[DataFrame, DataFrame] | None:
+    """The week's (track_clusters, clusters); None, with the reason logged, when it has no
+    audio clusters: the clusters stage never ran for it, or it wrote empty partitions (a
+    catalog without audio features)."""
+    try:
+        track_clusters = read_week(spark, config, "track_clusters", clusters.TRACK_CLUSTERS, week)
+        centroids = read_week(spark, config, "clusters", clusters.CLUSTERS, week)
+    except MissingTable as missing:
+        why = str(missing)
+    else:
+        if not track_clusters.isEmpty():
+            return track_clusters, centroids
+        why = "no track has audio features (the clusters stage wrote empty partitions)"
+    log.warning(
+        "no taste profiles, content or exploration candidates: week %s has no audio clusters: %s",
+        week,
+        why,
+    )
+    return None
+
+
 def taste_sources(
     spark: SparkSession,
     config: PipelineConfig,
@@ -455,21 +478,23 @@ def taste_sources(
     rows: dict,
 ) -> list[DataFrame]:
     """Write and check the week's `taste_profiles`; return the `content` and `exploration`
-    candidates - none when the week has no audio clusters (a catalog without features)."""
+    candidates. A week without audio clusters (a catalog without features) has neither:
+    its `taste_profiles` partition is written empty (a re-run replaces last run's) and
+    `rows["audio_sources_skipped"]` is 1."""
     # jobs.taste scores with this module's machinery: imported here to keep imports one-way.
     from jobs.taste import content_candidates, exploration_candidates, taste_profiles
 
-    try:
-        track_clusters = read_week(spark, config, "track_clusters", clusters.TRACK_CLUSTERS, week)
-        centroids = read_week(spark, config, "clusters", clusters.CLUSTERS, week)
-    except MissingTable as missing:
-        log.warning(
-            "no taste profiles, content or exploration candidates: the week has no audio "
-            "clusters (a catalog without audio features?): %s",
-            missing,
+    audio = audio_clusters(spark, config, week)
+    rows["audio_sources_skipped"] = int(audio is None)
+    if audio is None:
+        write_week(
+            spark.createDataFrame([], taste.TASTE_PROFILES),
+            table_path(config, "taste_profiles"),
+            week,
         )
         rows["taste_profiles"] = 0
         return []
+    track_clusters, centroids = audio
     track_clusters = track_clusters.cache()
     write_week(
         with_schema(
