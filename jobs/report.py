@@ -114,7 +114,7 @@ def render_report(config: PipelineConfig, week: date, failed_stage: str | None =
         _stages_section(read_stage_records(config, week)),
         _validation_section(validations, week, data_docs_dir(run_dir(config, week))),
         _playlists_section(con, config) if published else _not_published_section(week),
-        _clusters_section(con, config, week) if has_clusters else _no_clusters_section(week),
+        _clusters_section(con, config, week) if has_clusters else _no_clusters_section(week, False),
         _reranker_section(con, config, week),
         _feedback_section(con, config, week),
         _metrics_section(config, con, week),
@@ -596,11 +596,14 @@ def source_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     return shares
 
 
-def _no_clusters_section(week: date) -> Html:
-    return _section(
-        "Audio clusters",
-        _unavailable(f"no clusters partition week={week} (the clusters stage has not run)"),
+def _no_clusters_section(week: date, ran: bool) -> Html:
+    why = (
+        f"no audio clusters in week {week}: no catalog track has audio features (the "
+        "clusters stage's skipped_tracks), so no taste profiles, content or exploration"
+        if ran
+        else f"no clusters partition week={week} (the clusters stage has not run)"
     )
+    return _section("Audio clusters", _unavailable(why))
 
 
 def cluster_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -618,6 +621,8 @@ def k_choice_plot(config: PipelineConfig, week: date) -> Path:
 
 def _clusters_section(con: duckdb.DuckDBPyConnection, config: PipelineConfig, week: date) -> Html:
     clusters = cluster_rows(con)
+    if not clusters:  # the partition a catalog without audio features gets
+        return _no_clusters_section(week, True)
     header = ("cluster", "label", "tracks", "top genres", "top artists")
     plots = [_cluster_sizes_plot(clusters)]
     k_plot = k_choice_plot(config, week)

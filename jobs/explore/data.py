@@ -373,6 +373,11 @@ class FeatureSpace:
 def load_feature_space(config: PipelineConfig, week: date) -> FeatureSpace:
     con = duckdb.connect()
     _view_week(con, "week_track_clusters", config, "track_clusters", week)
+    [(clustered,)] = con.execute("SELECT count(*) FROM week_track_clusters").fetchall()
+    if not clustered:
+        raise NotInWarehouse(
+            f"week {week} has no audio clusters: no catalog track has audio features"
+        )
     _view_week(con, "week_cluster_models", config, "cluster_models", week)
     _view_week(con, "week_clusters", config, "clusters", week)
     _view_catalog(con, config)
@@ -720,6 +725,7 @@ def report_figures(run: WeekRun) -> list[tuple[str, Figure]]:
             if histogram is not None:
                 figures.append((f"{TITLES[kind]} scores", histogram_figure(histogram, kind)))
         figures.append(("Sources", source_share_figure(source_counts(run.con))))
-    if run.has_clusters:
-        figures.append(("Audio clusters", cluster_sizes_figure(cluster_rows(run.con))))
+    clusters = cluster_rows(run.con) if run.has_clusters else []
+    if clusters:  # none in a week whose catalog has no audio features
+        figures.append(("Audio clusters", cluster_sizes_figure(clusters)))
     return figures
