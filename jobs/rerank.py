@@ -73,8 +73,9 @@ SPLIT_BUCKETS = 10_000
 
 
 class NoSkipSignal(ValueError):
-    """The plays hold one label only (a source without skips, such as Last.fm scrobbles):
-    there is nothing to learn likeability from."""
+    """Nothing to learn likeability from: the plays hold one label only (a source without
+    skips, such as Last.fm scrobbles), or none has features (a catalog without audio
+    features has no taste profiles)."""
 
 
 def play_labels(events_df: DataFrame, week: date, skip_ms: int) -> DataFrame:
@@ -190,6 +191,11 @@ def fit_reranker(examples: pd.DataFrame, config: RerankerConfig):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if examples.empty:
+        raise NoSkipSignal(
+            "no labelled play has features (the listener's taste profile and the track's "
+            "audio features): does the catalog have audio features?"
+        )
     ordered = examples.sort_values(["user_id", "track_id", "label"], ignore_index=True)
     labels = ordered["label"].to_numpy(dtype=np.int64)
     held_out = listener_split(ordered["user_id"], config.validation_share, config.seed)

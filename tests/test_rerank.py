@@ -199,6 +199,11 @@ def test_a_single_class_cannot_be_trained_on():
         fit_reranker(examples, SMALL)
 
 
+def test_plays_without_features_cannot_be_trained_on():
+    with pytest.raises(NoSkipSignal, match="does the catalog have audio features"):
+        fit_reranker(_synthetic(listeners=10).iloc[:0], SMALL)
+
+
 @pytest.mark.spark
 def test_scoring_gives_a_probability_to_every_candidate_with_features_and_none_otherwise(spark):
     fitted, _ = fit_reranker(_synthetic(listeners=20), SMALL)
