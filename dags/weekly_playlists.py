@@ -8,7 +8,9 @@ check for events → validate raw events → ingest → interactions → train A
 re-rank (when enabled) → assemble playlists → validate playlists → publish → announce the
 `playlists` asset, with the catalog's audio-feature clusters built alongside (cluster
 tracks → score candidates), and how last week's playlists were received derived from the
-events just ingested (derive feedback → assemble playlists).
+events just ingested (derive feedback → assemble playlists), and the week's ranker
+learnt from last week's pool and those events (derive feedback → train ranker → assemble
+playlists).
 
 A run publishes the Monday that closes its data interval (`jobs.weeks.week_for_run`);
 trigger with `{"week": "YYYY-MM-DD"}` to (re)build a given week. Each Spark job rewrites
@@ -120,6 +122,9 @@ def weekly_playlists():
         "derive_feedback", "feedback", depends_on_past=True, wait_for_downstream=True
     )
     ingest >> feedback >> [assemble, publish]
+    # The ranker learns from last week's pool, written by last week's assembly: after
+    # feedback, which waits for last week's run to have published.
+    feedback >> spark_job("train_ranker", "train_ranker") >> assemble
     chain(
         has_events,
         spark_job("validate_raw_events", "validate", "--table", "raw_events"),

@@ -256,13 +256,21 @@ def _backfill_in_airflow(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace, config: PipelineConfig) -> None:
+    from datetime import timedelta
+
     from jobs import evaluate
     from jobs.pipeline import run_week
     from jobs.runlog import stage_record
+    from jobs.tables import table_path
 
     spark = _in_process(config, f"weekly-playlists-evaluate-{args.week}")
     try:
         if not args.published:
+            before = args.week - timedelta(days=7)
+            if not (table_path(config, "candidate_pool") / f"week={before}").exists():
+                # The week's ranker learns from the week before's pool.
+                print(f"building week {before} first: its pool trains week {args.week}'s ranker")
+                run_week(spark, config, before)
             run_week(spark, config, args.week)
         with stage_record(config, args.week, f"evaluate_{args.dataset}") as record:
             results = evaluate.run(spark, config, args.week, record["rows"], args.dataset)

@@ -165,12 +165,13 @@ class RankingConfig:
     num_leaves: int = 31
     min_data_in_leaf: int = 50
     validation_share: float = 0.2  # of last week's listeners with a positive, held out
+    max_training_listeners: int = 50_000  # a larger pool is sampled by listener
     seed: int = 42
-    pool_per_user: int = 100  # best allowed candidates kept per listener in candidate_pool
-    # The greedy pick looks at this many of a listener's best main candidates, and of
-    # their best exploration ones.
-    pick_window: int = 150
+    # The shortlist the ranker re-orders, the greedy pick chooses from and candidate_pool
+    # keeps: the blend's best main and exploration candidates per listener.
+    pool_per_user: int = 100
     explore_window: int = 50
+    shortlist_per_artist: int = 3
     # Relevance (each listener's scores scaled to [0, 1]) lost per track of the same
     # artist, and of the same audio cluster, already picked; the caps stay upper bounds.
     artist_penalty: float = 0.0

@@ -17,8 +17,8 @@ then, in numpy (jobs/ranking.py):
 4. picks `length` tracks greedily under the variety penalties and the hard caps, with
    exploration's share of the slots.
 
-It returns the listener's pool: the best `pool_per_user` allowed candidates and every
-pick, with features and scores (`candidate_pool`); the picks, named, are the playlist.
+It returns the listener's pool (`candidate_pool`): the shortlist the ranker ordered, with
+features, scores and the picks' positions; the picks, named, are the playlist.
 No Spark window or join over the candidates.
 """
 
@@ -37,6 +37,8 @@ from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
 from jobs.config import PipelineConfig, PlaylistConfig, RankingConfig
+from jobs.feedback import listener_segments
+from jobs.policy import listener_policy
 from jobs.ranking import (
     COLUMN,
     Ranker,
@@ -50,13 +52,15 @@ from jobs.ranking import (
     rank_scores,
 )
 from jobs.rules import Controls
-from jobs.tables import MissingTable, read_parquet, read_week, with_schema
+from jobs.tables import MissingTable, read_parquet, read_table, read_week, with_schema
 from schemas import candidates as sources
-from schemas import catalog, taste
+from schemas import catalog, rerank, taste
 from schemas import clusters as clusters_schema
 from schemas import controls as controls_schema
+from schemas import events as events_schema
 from schemas import interactions as interactions_schema
 from schemas import pool as schema
+from schemas.policy import POLICY
 from schemas.pool import FEATURES, RANK_FEATURES, SCORE_FEATURES
 
 log = logging.getLogger(__name__)
@@ -104,8 +108,8 @@ def catalog_arrays(
     """Build the broadcast arrays from small driver-side tables: tracks (track_id,
     artist_id, album_id, explicit), albums (album_id, release_date), artists (artist_id,
     genres), listeners (track_id, listeners), clusters (track_id, cluster, features) or
-    None, blocks in force (item_type, item_id), campaigns in force (track_id,
-    campaign_id, boost)."""
+    None (without `features`: no audio similarity), blocks in force (item_type, item_id),
+    campaigns in force (track_id, campaign_id, boost)."""
     tracks = tracks.sort_by("track_id")
     track_ids = tracks.column("track_id").combine_chunks()
     artist_ids = pc.unique(artists.column("artist_id").combine_chunks())
@@ -147,6 +151,7 @@ def catalog_arrays(
         rows = _codes(clusters.column("track_id"), track_ids)
         inside = rows >= 0
         cluster[rows[inside]] = clusters.column("cluster").to_numpy()[inside]
+    if clusters is not None and clusters.num_rows and "features" in clusters.column_names:
         vectors = clusters.column("features").combine_chunks().flatten().to_numpy()
         vectors = vectors.reshape(clusters.num_rows, -1)[inside]
         audio_mean = vectors.mean(axis=0)
@@ -187,7 +192,7 @@ def catalog_arrays(
 
 def _list_codes(lists: pa.ListArray, vocabulary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(row, code) of every known entry of a batch's id lists."""
-    codes = _codes(lists.flatten(), pa.array(vocabulary))
+    codes = _codes(lists.flatten(), pa.array(vocabulary, pa.string()))
     rows = lists.value_parent_indices().to_numpy()
     return rows[codes >= 0], codes[codes >= 0]
 
@@ -311,31 +316,60 @@ def rank_batch(
     features, eligible = features[allowed], eligible[allowed]
 
     ranks = features[:, rank_columns]
-    explore = ~np.isnan(ranks[:, EXPLORATION]) & np.isnan(
-        np.delete(ranks, EXPLORATION, axis=1)
-    ).all(axis=1)
     depth = playlists.candidates_per_user
     contributions = blend_contributions(
         features, playlists.source_weights, playlists.new_listener_weights, depth
     )
     factors = _policy_factors(batch.column("policy_factors"), n_rows)
     blend = (contributions * factors[rows]).sum(axis=1)
+    # Exploration's own rows: proposed by it and by no source the blend weighs.
+    explore = ~np.isnan(ranks[:, EXPLORATION]) & (blend <= 0)
     # Exploration rows fill their own slots: worth their exploration rank score.
     blend = np.where(explore, rank_scores(ranks[:, EXPLORATION], depth), blend)
+    liked = None
+    if "likeability" in entries.type.names:
+        liked = np.full(unique.size, np.nan)
+        values = pc.struct_field(entries, "likeability").to_numpy(zero_copy_only=False)
+        np.fmax.at(liked, inverse, values[known].astype(float))
+        liked = liked[allowed]
+    # The shortlist: the blend's best `pool_per_user` main and `explore_window` exploration
+    # candidates. The ranker re-orders it and is trained on it (next week, from the pool),
+    # so it never scores a kind of row it has not learnt from.
+    # At most `shortlist_per_artist` per artist in it: the caps would leave the rest out
+    # anyway, and a shortlist of a listener's three favourite artists runs dry.
+    listed = np.flatnonzero(blend > 0)
+    per_artist = _place_within(
+        (rows[listed] * 2 + explore[listed]) * len(catalog.artist_ids) + artists[listed],
+        -blend[listed],
+        tracks[listed],
+    )
+    listed = listed[per_artist < ranking.shortlist_per_artist]
+    place = _place_within(rows[listed] * 2 + explore[listed], -blend[listed], tracks[listed])
+    shortlist = listed[
+        place < np.where(explore[listed], ranking.explore_window, ranking.pool_per_user)
+    ]
+    rows, tracks, artists, clusters = (
+        rows[shortlist],
+        tracks[shortlist],
+        artists[shortlist],
+        clusters[shortlist],
+    )
+    features, eligible, explore, blend = (
+        features[shortlist],
+        eligible[shortlist],
+        explore[shortlist],
+        blend[shortlist],
+    )
     if ranker is None:
         ranker_score = np.full(rows.size, np.nan)
         score = blend
     else:
         ranker_score = ranker.scores(features)
         score = positive_scores(ranker_score, rows, n_rows)
-    listed = (score > 0) if ranker is None else np.ones(rows.size, bool)
-    if "likeability" in entries.type.names:
+    if liked is not None:
         # The re-ranker, when on: x likeability over the listener's mean; a candidate it
         # could not score (no audio features) keeps its score.
-        liked = np.full(unique.size, np.nan)
-        values = pc.struct_field(entries, "likeability").to_numpy(zero_copy_only=False)
-        np.fmax.at(liked, inverse, values[known].astype(float))
-        liked = liked[allowed]
+        liked = liked[shortlist]
         total = np.bincount(rows, np.nan_to_num(liked), minlength=n_rows)
         counted = np.bincount(rows, ~np.isnan(liked), minlength=n_rows)
         mean = total / np.maximum(counted, 1)
@@ -358,18 +392,8 @@ def rank_batch(
     score, boosted = boost_discovery_mode(
         rows, score, catalog.boost[tracks], eligible, playlists.max_boosted_per_playlist
     )
-    keep = listed
-    rows, tracks, artists, clusters = rows[keep], tracks[keep], artists[keep], clusters[keep]
-    features, score, blend, boosted, explore = (
-        features[keep],
-        score[keep],
-        blend[keep],
-        boosted[keep],
-        explore[keep],
-    )
-    ranker_score = ranker_score[keep]
 
-    # Best first per listener; the pick looks at the best of each kind only.
+    # Best first per listener.
     order = np.lexsort((tracks, -score, rows))
     rows, tracks, artists, clusters = rows[order], tracks[order], artists[order], clusters[order]
     features, score, blend, boosted, explore, ranker_score = (
@@ -380,29 +404,23 @@ def rank_batch(
         explore[order],
         ranker_score[order],
     )
-    kind_key = rows * 2 + explore
-    kind_sorted = np.lexsort((np.arange(rows.size), kind_key))
-    place_in_kind = np.empty(rows.size, np.int64)
-    starts = np.searchsorted(kind_key[kind_sorted], kind_key[kind_sorted], side="left")
-    place_in_kind[kind_sorted] = np.arange(rows.size) - starts
-    window = np.flatnonzero(
-        place_in_kind < np.where(explore, ranking.explore_window, ranking.pick_window)
-    )
-    best = np.zeros(n_rows)
-    np.maximum.at(best, rows[window], score[window])
-    worst = np.full(n_rows, np.inf)
-    np.minimum.at(worst, rows[window], score[window])
-    spread = np.where(best > worst, best - worst, 1.0)
-    relevance = (score[window] - worst[rows[window]]) / spread[rows[window]]
+    # Relevance in [0, 1] per listener and kind: the penalties' unit.
+    kind = rows * 2 + explore
+    best = np.full(2 * n_rows, -np.inf)
+    np.maximum.at(best, kind, score)
+    worst = np.full(2 * n_rows, np.inf)
+    np.minimum.at(worst, kind, score)
+    spread = np.where(best[kind] > worst[kind], best[kind] - worst[kind], 1.0)
+    relevance = (score - worst[kind]) / spread
     shares = pc.fill_null(batch.column("exploration_share"), playlists.exploration_share)
     slots = np.round(playlists.length * shares.to_numpy()).astype(np.int64)
     picked, position = pick_playlists(
-        rows[window],
+        rows,
         relevance,
-        artists[window],
-        catalog.album[tracks[window]],
-        clusters[window],
-        explore[window],
+        artists,
+        catalog.album[tracks],
+        clusters,
+        explore,
         slots,
         n_rows,
         Variety(
@@ -415,35 +433,42 @@ def rank_batch(
         ),
     )
     positions = np.full(rows.size, -1, np.int64)
-    positions[window[picked]] = position
-    place = np.arange(rows.size) - np.searchsorted(rows, rows, side="left")
-    kept = np.flatnonzero((place < ranking.pool_per_user) | (positions > 0))
+    positions[picked] = position
     named = np.where(
         explore,
         EXPLORATION,
         main_source(features, playlists.source_weights, playlists.new_listener_weights, depth),
     )
     columns = {
-        "user_id": batch.column("user_id").take(pa.array(rows[kept])),
-        "track_id": pa.array(catalog.track_ids[tracks[kept]], pa.string()),
-        "artist_id": pa.array(catalog.artist_ids[artists[kept]], pa.string()),
+        "user_id": batch.column("user_id").take(pa.array(rows)),
+        "track_id": pa.array(catalog.track_ids[tracks], pa.string()),
+        "artist_id": pa.array(catalog.artist_ids[artists], pa.string()),
         **{
-            name: pa.array(features[kept, COLUMN[name]], pa.float32(), from_pandas=True)
+            name: pa.array(features[:, COLUMN[name]], pa.float32(), from_pandas=True)
             for name in FEATURES
         },
-        "explore": pa.array(explore[kept]),
-        "blend_score": pa.array(blend[kept], pa.float32()),
-        "ranker_score": pa.array(ranker_score[kept], pa.float32(), from_pandas=True),
-        "score": pa.array(score[kept], pa.float32()),
-        "source": pa.array(np.asarray(sources.SOURCES)[named[kept]], pa.string()),
-        "boosted": pa.array(boosted[kept]),
-        "campaign_id": _campaign_ids(catalog, tracks[kept], boosted[kept]),
-        "position": pa.array(np.where(positions[kept] > 0, positions[kept], None), pa.int32()),
+        "explore": pa.array(explore),
+        "blend_score": pa.array(blend, pa.float32()),
+        "ranker_score": pa.array(ranker_score, pa.float32(), from_pandas=True),
+        "score": pa.array(score, pa.float32()),
+        "source": pa.array(np.asarray(sources.SOURCES)[named], pa.string()),
+        "boosted": pa.array(boosted),
+        "campaign_id": _campaign_ids(catalog, tracks, boosted),
+        "position": pa.array(np.where(positions > 0, positions, None), pa.int32()),
         "ranked_by": pa.array(
-            [schema.BLEND if ranker is None else schema.RANKER] * kept.size, pa.string()
+            [schema.BLEND if ranker is None else schema.RANKER] * rows.size, pa.string()
         ),
     }
     return pa.RecordBatch.from_pydict(columns)
+
+
+def _place_within(groups: np.ndarray, key: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """Each row's 0-based place within its group, ordered by `key`, then `tie`."""
+    order = np.lexsort((tie, key, groups))
+    place = np.empty(groups.size, np.int64)
+    starts = np.searchsorted(groups[order], groups[order], side="left")
+    place[order] = np.arange(groups.size) - starts
+    return place
 
 
 def _campaign_ids(catalog: CatalogArrays, tracks: np.ndarray, boosted: np.ndarray) -> pa.Array:
@@ -459,9 +484,14 @@ def _policy_factors(factors: pa.MapArray, n_rows: int) -> np.ndarray:
     matrix = np.ones((n_rows, len(sources.SOURCES)), np.float32)
     if len(factors.keys) == 0:
         return matrix
-    rows = factors.value_parent_indices().to_numpy()
-    codes = _codes(factors.keys, pa.array(sources.SOURCES))
-    values = factors.items.to_numpy(zero_copy_only=False)
+    # MapArray has no value_parent_indices (Arrow aborts): rows from the offsets.
+    offsets = factors.offsets.to_numpy()
+    rows = np.repeat(np.arange(n_rows), np.diff(offsets))
+    keys, items = factors.keys, factors.items
+    if len(keys) != rows.size:  # a sliced batch: its own entries only
+        keys, items = keys[offsets[0] : offsets[-1]], items[offsets[0] : offsets[-1]]
+    codes = _codes(keys, pa.array(sources.SOURCES))
+    values = items.to_numpy(zero_copy_only=False)
     matrix[rows[codes >= 0], codes[codes >= 0]] = values[codes >= 0]
     return matrix
 
@@ -604,44 +634,47 @@ def load_week_ranker(
     return ranker.text, f"ranker trained on week {record['trained_on_week']}"
 
 
-def _driver_catalog(
-    spark: SparkSession,
-    config: PipelineConfig,
-    week: date,
-    controls: Controls,
+def build_discover_pool(
+    candidates: DataFrame,
     interactions: DataFrame,
-) -> CatalogArrays:
-    def catalog_table(name: str, *columns: str) -> pa.Table:
-        return (
-            read_parquet(spark, config.catalog_dir / name, catalog.TABLES[name])
-            .select(*columns)
-            .toArrow()
-        )
+    tracks: DataFrame,
+    albums: DataFrame,
+    artists: DataFrame,
+    controls: Controls,
+    week: date,
+    settings: PassSettings,
+    track_clusters: DataFrame | None = None,
+    profiles: DataFrame | None = None,
+    listener_policy: DataFrame | None = None,
+    likeability: DataFrame | None = None,
+    ranker_text: str | None = None,
+) -> DataFrame:
+    """`candidate_pool` rows of every listener with candidates: the pure transform.
 
-    try:
-        track_clusters = (
-            read_week(spark, config, "track_clusters", clusters_schema.TRACK_CLUSTERS, week)
-            .select("track_id", "cluster", "features")
-            .toArrow()
-        )
-    except MissingTable:
-        track_clusters = None
-    listeners = (
+    candidates: `candidates` rows; interactions: (user_id, track_id, confidence, plays);
+    track_clusters: (track_id, cluster[, features]); profiles: `taste_profiles`;
+    listener_policy: (user_id, factors, exploration_share); likeability: (user_id,
+    track_id, likeability); ranker_text: the week's LightGBM model, or None to blend."""
+    listened = (
         interactions.where(F.col("confidence") > 0)
         .groupBy("track_id")
         .agg(F.count("*").alias("listeners"))
-        .toArrow()
     )
-    return catalog_arrays(
-        catalog_table("tracks", "track_id", "artist_id", "album_id", "explicit"),
-        catalog_table("albums", "album_id", "release_date"),
-        catalog_table("artists", "artist_id", "genres"),
-        listeners,
-        track_clusters,
+    catalog_ = catalog_arrays(
+        tracks.select("track_id", "artist_id", "album_id", "explicit").toArrow(),
+        albums.select("album_id", "release_date").toArrow(),
+        artists.select("artist_id", "genres").toArrow(),
+        listened.toArrow(),
+        None if track_clusters is None else track_clusters.toArrow(),
         controls.blocks.toArrow(),
         controls.campaigns.toArrow(),
         week,
     )
+    rows = listener_rows(
+        candidates, interactions, tracks, controls, profiles, listener_policy, likeability
+    )
+    pool = ranked_pool(rows, catalog_, ranker_text, settings)
+    return with_schema(pool.withColumn("week", F.lit(week)), schema.CANDIDATE_POOL)
 
 
 def discover_pool(
@@ -650,34 +683,54 @@ def discover_pool(
     week: date,
     controls: Controls,
     rows: dict | None = None,
-    policy: DataFrame | None = None,
-    likeability: DataFrame | None = None,
 ) -> DataFrame:
-    """The week's `candidate_pool` rows (with `week`), as `config` says to rank them."""
-    interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
-    tracks = read_parquet(spark, config.catalog_dir / "tracks", catalog.TRACKS)
-    try:
-        profiles = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
-    except MissingTable:
-        profiles = None
+    """The week's `candidate_pool` rows from its tables, as `config` says to rank them
+    (the playlist stage's, and evaluation's for its variants: without exploration, with
+    the re-ranker); `rows` (a stage record's) learns whether the ranker ranked it."""
     ranker_text, why = load_week_ranker(spark, config, week)
     log.info("Discover Weekly ranked by the %s: %s", "ranker" if ranker_text else "blend", why)
     if rows is not None:
         rows["ranked_by_ranker"] = int(ranker_text is not None)
-        rows["ranked_by"] = why
-    listeners = listener_rows(
+
+    def optional_week(table: str, table_schema) -> DataFrame | None:
+        try:  # a week without audio clusters has neither clusters nor taste profiles
+            return read_week(spark, config, table, table_schema, week)
+        except MissingTable:
+            return None
+
+    track_clusters = optional_week("track_clusters", clusters_schema.TRACK_CLUSTERS)
+    if track_clusters is not None:
+        track_clusters = track_clusters.select("track_id", "cluster", "features")
+    profiles = optional_week("taste_profiles", taste.TASTE_PROFILES)
+
+    def catalog_table(name: str) -> DataFrame:
+        return read_parquet(spark, config.catalog_dir / name, catalog.TABLES[name])
+
+    return build_discover_pool(
         read_week(spark, config, "candidates", sources.SCHEMA, week),
-        interactions,
-        tracks,
+        read_week(spark, config, "interactions", interactions_schema.SCHEMA, week),
+        catalog_table("tracks"),
+        catalog_table("albums"),
+        catalog_table("artists"),
         controls,
-        profiles,
-        policy,
-        likeability,
-    )
-    pool = ranked_pool(
-        listeners,
-        _driver_catalog(spark, config, week, controls, interactions),
-        ranker_text,
+        week,
         PassSettings(config.playlists, config.ranking),
+        track_clusters,
+        profiles,
+        _listener_policy(spark, config, week) if config.bandit.enabled else None,
+        (
+            read_week(spark, config, "likeability", rerank.LIKEABILITY, week)
+            if config.reranker.enabled
+            else None
+        ),
+        ranker_text,
     )
-    return with_schema(pool.withColumn("week", F.lit(week)), schema.CANDIDATE_POOL)
+
+
+def _listener_policy(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame:
+    """Each listener's factors and exploration share from the week's `policy` rows, by their
+    segment (listeners without plays in the look-back are new)."""
+    segments = listener_segments(
+        read_table(spark, config, "events", events_schema.EVENTS), week, config.feedback
+    )
+    return listener_policy(read_week(spark, config, "policy", POLICY, week), segments)

@@ -23,6 +23,7 @@ from jobs import (
     publish,
     rerank,
     train_als,
+    train_ranker,
     validate,
 )
 from jobs.config import PipelineConfig
@@ -33,6 +34,7 @@ STAGES = (
     ("validate_raw_events", partial(validate.run, table="raw_events")),
     ("ingest", ingest.run),
     ("feedback", feedback.run),
+    ("train_ranker", train_ranker.run),
     ("interactions", interactions.run),
     ("train_als", train_als.run),
     ("clusters", clusters.run),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from datetime import date
-from functools import reduce
 from typing import Sequence
 
 from pyspark.ml.functions import array_to_vector, vector_to_array
@@ -17,28 +16,34 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs import discover as ranking_pass
 from jobs.candidates import nearest_by_cosine
 from jobs.config import PipelineConfig, PlaylistConfig
 from jobs.entry import run_job
-from jobs.feedback import listener_segments
-from jobs.policy import listener_policy, write_policy
+from jobs.policy import write_policy
+from jobs.quality import check_output
 from jobs.rules import (
     Controls,
     apply_discovery_mode,
-    prefer_genres,
     read_controls,
     remove_disallowed,
 )
-from jobs.tables import read_control, read_table, read_week, staged_week, with_schema
+from jobs.tables import (
+    MissingTable,
+    read_control,
+    read_week,
+    staged_week,
+    table_path,
+    with_schema,
+    write_week,
+)
 from jobs.weeks import release_window, week_start
-from schemas import candidates as candidates_schema
-from schemas import catalog, model, rerank
+from schemas import catalog, model
 from schemas import clusters as clusters_schema
-from schemas import events as events_schema
 from schemas import interactions as interactions_schema
 from schemas import played as played_schema
 from schemas import playlists as schema
-from schemas.policy import POLICY
+from schemas import pool as pool_schema
 
 
 def _number_within(df: DataFrame, by: list[str], order: list) -> DataFrame:
@@ -47,14 +52,6 @@ def _number_within(df: DataFrame, by: list[str], order: list) -> DataFrame:
 
 def _best_first() -> list[Column]:
     return [F.desc("score"), F.asc("track_id")]
-
-
-def _cap(df: DataFrame, by: list[str], limit: int, order: list | None = None) -> DataFrame:
-    """At most `limit` rows per `by` group (rows with a null key are not capped), the first
-    by `order` (best score first by default) kept."""
-    numbered = _number_within(df, by, order or _best_first())
-    keys = reduce(lambda both, key: both & F.col(key).isNotNull(), by[1:], F.lit(True))
-    return numbered.where((F.col("_n") <= limit) | ~keys).drop("_n")
 
 
 # Why a Discover Weekly track was chosen, by the source that contributed most to it; the
@@ -74,252 +71,35 @@ def _literal_map(mapping: dict) -> Column:
     return F.create_map(*[F.lit(part) for pair in mapping.items() for part in pair])
 
 
-def listener_maturity(interactions: DataFrame, mature_plays: int) -> DataFrame:
-    """(user_id, maturity): plays in the look-back window / `mature_plays`, at most 1."""
-    return interactions.groupBy("user_id").agg(
-        F.least(F.lit(1.0), F.sum("plays") / F.lit(float(mature_plays))).alias("maturity")
-    )
-
-
-def source_weight(config: PlaylistConfig) -> Column:
-    """Each candidate row's weight: `source_weights` for a mature listener,
-    `new_listener_weights` for one with no plays, in proportion to `maturity` between."""
-    for name, weights in (
-        ("source_weights", config.source_weights),
-        ("new_listener_weights", config.new_listener_weights),
-    ):
-        unknown = set(weights) - set(candidates_schema.SOURCES)
-        if unknown:
-            raise ValueError(
-                f"{name} names unknown source(s) {sorted(unknown)}; "
-                f"known: {', '.join(candidates_schema.SOURCES)}"
-            )
-
-    def weight(weights: dict[str, float]) -> Column:
-        return F.coalesce(_literal_map(weights)[F.col("source")], F.lit(0.0))
-
-    maturity = F.col("maturity")
-    return weight(config.source_weights) * maturity + weight(config.new_listener_weights) * (
-        1.0 - maturity
-    )
-
-
-def blend_candidates(candidates: DataFrame, weight: Column, depth: int) -> DataFrame:
-    """One ranking per user from every candidate source, by rank (not raw score):
-
-        r_s(u, t)   = max(0, 1 - (rank_s(u, t) - 1) / depth)     1 for a source's first pick
-        score(u, t) = sum_s w_s(u) * r_s(u, t)
-        source(u, t) = argmax_s w_s(u) * r_s(u, t)               the largest contribution
-
-    Ranks because the sources' scales (dot products, neighbour votes, listener counts,
-    cosines) do not compare and their orders do; `depth` is the candidate list length, so
-    the k-th pick of any source is worth the same before weighting. A track several sources
-    propose appears once, with the summed score. Rows whose weight is not positive are left
-    out. Returns (user_id, track_id, score, source)."""
-    rank_score = F.greatest(F.lit(0.0), 1.0 - (F.col("rank") - 1) / F.lit(float(depth)))
-    contributions = (
-        candidates.withColumn("weight", weight)
-        .where(F.col("weight") > 0)
-        .withColumn("contribution", F.col("weight") * rank_score)
-    )
-    # The largest contribution and its source packed in one long: Spark hash-aggregates
-    # longs, while max(struct(contribution, source)) sorts the whole pool. Ties (equal
-    # contributions, to 2^-40) go to the source name that sorts last: deterministic.
-    names = F.array(*[F.lit(name) for name in sorted(candidates_schema.SOURCES)])
-    packed = F.floor(F.col("contribution") * F.lit(2.0**40)) * 8 + F.array_position(
-        names, F.col("source")
-    )
-    return contributions.groupBy("user_id", "track_id").agg(
-        F.sum("contribution").alias("score"),
-        F.element_at(names, (F.max(packed) % 8).cast("int")).alias("source"),
-    )
-
-
-def _apply_likeability(blended: DataFrame, likeability: DataFrame) -> DataFrame:
-    """score x likeability / the listener's mean likeability: a candidate the re-ranker
-    could not score (no audio features) keeps its score, and so does an average one."""
-    mean = F.avg("likeability").over(Window.partitionBy("user_id"))
-    factor = F.coalesce(F.col("likeability") / mean, F.lit(1.0))
-    return (
-        blended.join(
-            likeability.select("user_id", "track_id", "likeability"),
-            ["user_id", "track_id"],
-            "left",
-        )
-        .withColumn("score", F.col("score") * factor)
-        .drop("likeability")
-    )
-
-
-def _exploration_picks(candidates: DataFrame, depth: int) -> DataFrame:
-    """(user_id, track_id, score, source) of the exploration source, scored like a blend
-    with weight 1: they fill their own quota of slots, not the blended ranking."""
-    return blend_candidates(
-        candidates.where(F.col("source") == schema.SOURCE_EXPLORATION), F.lit(1.0), depth
-    )
-
-
-def _exploration_quota(config: PlaylistConfig) -> Column:
-    """Each row's listener's exploration slots: `exploration_share` (a column: the fixed
-    share, or the adaptive policy's for the listener's segment) of `length`."""
-    return F.round(F.lit(config.length) * F.col("exploration_share")).cast("int")
-
-
-def _select_with_exploration(df: DataFrame, config: PlaylistConfig) -> DataFrame:
-    """`length` tracks per user: the best `exploration_share` of the slots from the
-    exploration rows (`explore`), the rest from the blended ranking, either side filling
-    in when the other runs short; positions interleave the two evenly."""
-    per_user = Window.partitionBy("user_id")
-    counted = _number_within(df, ["user_id", "explore"], _best_first()).withColumns(
-        {
-            "_explore_rows": F.sum(F.col("explore").cast("int")).over(per_user),
-            "_main_rows": F.sum((~F.col("explore")).cast("int")).over(per_user),
-        }
-    )
-    explore_taken = F.least(
-        F.col("_explore_rows"),
-        F.greatest(_exploration_quota(config), F.lit(config.length) - F.col("_main_rows")),
-    )
-    taken = F.when(F.col("explore"), explore_taken).otherwise(
-        F.least(F.col("_main_rows"), F.lit(config.length) - explore_taken)
-    )
-    chosen = counted.withColumn("_taken", taken).where(F.col("_n") <= F.col("_taken"))
-    # The k-th of n picks of either kind sits at (k - 0.5) / n of the playlist.
-    spread = (F.col("_n") - 0.5) / F.col("_taken")
-    return (
-        _number_within(
-            chosen.withColumn("_at", spread), ["user_id"], ["_at", "explore", "track_id"]
-        )
-        .withColumn("position", F.col("_n"))
-        .drop("_n", "_taken", "_at", "_explore_rows", "_main_rows")
-    )
-
-
-def build_discover_weekly(
-    candidates: DataFrame,
-    tracks: DataFrame,
+def discover_weekly_rows(
+    pool: DataFrame,
     artists: DataFrame,
-    controls: Controls,
+    track_moods: DataFrame | None,
     model_version: str,
     week: date,
-    config: PlaylistConfig,
-    maturity: DataFrame | None = None,
-    track_moods: DataFrame | None = None,
-    likeability: DataFrame | None = None,
-    listener_policy: DataFrame | None = None,
 ) -> DataFrame:
-    """`length` never-played tracks per listener.
-
-    * Every source but exploration is blended (`blend_candidates`) with weights that move
-      from `new_listener_weights` to `source_weights` with the listener's `maturity`
-      (user_id, maturity in [0, 1]; without it everyone counts as mature).
-    * `likeability` (user_id, track_id, likeability in [0, 1]; jobs/rerank.py), when
-      given, scales the blended score by likeability over the listener's mean.
-    * `exploration_share` of the slots go to the exploration source (nearby audio clusters
-      the listener does not play yet), interleaved with the rest.
-    * `listener_policy` (user_id, factors: source -> factor, exploration_share; the
-      adaptive policy, jobs/policy.py), when given, multiplies each source's weight by the
-      listener's factor and sets their exploration share; listeners it lacks keep the
-      fixed ones.
-    * Within the listener's controls and the platform rules (`jobs.rules`), preferred genres
-      favoured, Discovery Mode boosts applied; at most `max_tracks_per_artist` per artist,
-      `max_tracks_per_album` per album and `max_cluster_share` of the playlist per audio
-      cluster (`track_moods`: track_id, cluster, label).
-
-    `score` is the final score; `source` and `reason` name the main contributor.
-    Never-played means never, excluded contexts included (see `Controls.played`)."""
-    depth = config.candidates_per_user
-    # The pool is shuffled by listener here only (once per branch: main, exploration and
-    # main's keys). Every aggregate, join and window below is keyed (user_id, ...), which
-    # rows partitioned by user_id satisfy (with `spark.sql.requireAllClusterKeysForCoPartition`
-    # off: jobs/spark.py); the small sides (played, skipped, maturity) are shuffled to match.
-    # Before, the 10M week's plan shuffled the pool 12 times; at 50M that filled the disk.
-    candidates = candidates.repartition("user_id")
-    users = candidates.select("user_id").distinct()
-    with_maturity = candidates.join(
-        maturity if maturity is not None else users.withColumn("maturity", F.lit(1.0)),
-        "user_id",
-        "left",
-    ).fillna({"maturity": 0.0})
-    factor = F.lit(1.0)
-    if listener_policy is not None:
-        with_maturity = with_maturity.join(
-            listener_policy.select("user_id", "factors"), "user_id", "left"
+    """The published Discover Weekly rows from a week's `candidate_pool` (jobs/discover.py):
+    the picked tracks, each with why - its main source, named by its artist or, for the
+    audio sources, by its cluster's label (`track_moods`: track_id, label)."""
+    picked = pool.where(F.col("position").isNotNull())
+    if track_moods is not None:
+        picked = picked.join(
+            F.broadcast(track_moods.select("track_id", "label")), "track_id", "left"
         )
-        factor = F.coalesce(F.col("factors")[F.col("source")], factor)
-    main = blend_candidates(
-        with_maturity.where(F.col("source") != schema.SOURCE_EXPLORATION),
-        source_weight(config) * factor,
-        depth,
-    )
-    if likeability is not None:
-        main = _apply_likeability(main, likeability)
-    explore = _exploration_picks(candidates, depth).join(
-        main.select("user_id", "track_id"), ["user_id", "track_id"], "left_anti"
-    )
-    pooled = main.withColumn("explore", F.lit(False)).unionByName(
-        explore.withColumn("explore", F.lit(True))
-    )
-    if listener_policy is None:
-        pooled = pooled.withColumn("exploration_share", F.lit(config.exploration_share))
     else:
-        pooled = pooled.join(
-            listener_policy.select("user_id", "exploration_share"), "user_id", "left"
-        ).fillna({"exploration_share": config.exploration_share})
-    unplayed = pooled.join(controls.played, ["user_id", "track_id"], "left_anti")
-    allowed = prefer_genres(
-        remove_disallowed(unplayed, tracks, controls),
-        artists,
-        controls,
-        config.preferred_genre_boost,
-    )
-    moods = (
-        track_moods
-        if track_moods is not None
-        else tracks.select(
-            "track_id",
-            F.lit(None).cast("int").alias("cluster"),
-            F.lit(None).cast("string").alias("label"),
-        )
-    )
-    # Broadcast: a shuffle by track would undo the partitioning by listener.
-    scored = apply_discovery_mode(allowed, controls, config.max_boosted_per_playlist).join(
-        F.broadcast(moods.select("track_id", "cluster")), "track_id", "left"
-    )
-    # Exploration and blended scores are on different scales: the caps compare rows by
-    # where they would sit in the interleaved playlist, so that an exploration pick is not
-    # dropped for sharing an artist with a blended pick far down the list.
-    quota = _exploration_quota(config)
-    slots = F.when(F.col("explore"), F.greatest(quota, F.lit(1))).otherwise(
-        F.greatest(F.lit(config.length) - quota, F.lit(1))
-    )
-    placed = _number_within(scored, ["user_id", "explore"], _best_first()).withColumn(
-        "_at", (F.col("_n") - 0.5) / slots
-    )
-    by_place = [F.asc("_at"), F.asc("track_id")]
-    varied = _cap(
-        _cap(
-            _cap(placed, ["user_id", "artist_id"], config.max_tracks_per_artist, by_place),
-            ["user_id", "album_id"],
-            config.max_tracks_per_album,
-            by_place,
-        ),
-        ["user_id", "cluster"],
-        max(1, int(config.length * config.max_cluster_share)),
-        by_place,
-    ).drop("_n", "_at")
+        picked = picked.withColumn("label", F.lit(None).cast("string"))
     named_by = F.when(
         F.col("source").isin(*AUDIO_SOURCES), F.coalesce("label", F.lit("new sounds"))
     ).otherwise(F.coalesce("artist_name", F.lit("this artist")))
-    reason = F.printf(_literal_map(DISCOVER_REASONS)[F.col("source")], named_by)
-    # Names only for the chosen rows: the pool's rows travel through the caps without them.
-    playlist = (
-        _select_with_exploration(varied, config)
-        .join(artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left")
-        .join(F.broadcast(moods.select("track_id", "label")), "track_id", "left")
-        .withColumns({"reason": reason, "playlist_type": F.lit(schema.DISCOVER_WEEKLY)})
+    playlist = picked.join(
+        artists.select("artist_id", F.col("name").alias("artist_name")), "artist_id", "left"
+    ).withColumns(
+        {
+            "reason": F.printf(_literal_map(DISCOVER_REASONS)[F.col("source")], named_by),
+            "playlist_type": F.lit(schema.DISCOVER_WEEKLY),
+        }
     )
-    return _finish(playlist, model_version, week)
+    return _finish(playlist.drop("week"), model_version, week)
 
 
 def artist_vectors(track_factors: DataFrame, tracks: DataFrame) -> DataFrame:
@@ -527,47 +307,35 @@ def _catalog_table(spark: SparkSession, config: PipelineConfig, name: str) -> Da
     return spark.read.schema(catalog.TABLES[name]).parquet(str(config.catalog_dir / name))
 
 
+def _track_moods(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame | None:
+    """(track_id, cluster, label) of the week's clustered tracks; None without clusters."""
+    try:
+        track_clusters = read_week(
+            spark, config, "track_clusters", clusters_schema.TRACK_CLUSTERS, week
+        )
+        labels = read_week(spark, config, "clusters", clusters_schema.CLUSTERS, week)
+    except MissingTable:
+        return None
+    return track_clusters.select("track_id", "cluster").join(
+        labels.select("cluster", "label"), "cluster"
+    )
+
+
 def discover_weekly(
     spark: SparkSession, config: PipelineConfig, week: date, controls: Controls
 ) -> DataFrame:
-    """The week's Discover Weekly from its tables, as `config` says to build it (the
-    playlist stage's, and evaluation's for its variants: without exploration, with the
-    re-ranker)."""
-    interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
-    track_moods = read_week(
-        spark, config, "track_clusters", clusters_schema.TRACK_CLUSTERS, week
-    ).join(
-        read_week(spark, config, "clusters", clusters_schema.CLUSTERS, week).select(
-            "cluster", "label"
-        ),
-        "cluster",
-    )
-    return build_discover_weekly(
-        read_week(spark, config, "candidates", candidates_schema.SCHEMA, week),
-        _catalog_table(spark, config, "tracks"),
+    """The week's Discover Weekly rows, ranked afresh from its tables (not written)."""
+    return discover_weekly_rows(
+        ranking_pass.discover_pool(spark, config, week, controls),
         _catalog_table(spark, config, "artists"),
-        controls,
-        read_week(spark, config, "models", model.MODELS, week).first()["model_version"],
+        _track_moods(spark, config, week),
+        _model_version(spark, config, week),
         week,
-        config.playlists,
-        maturity=listener_maturity(interactions, config.playlists.mature_plays),
-        track_moods=track_moods,
-        likeability=(
-            read_week(spark, config, "likeability", rerank.LIKEABILITY, week)
-            if config.reranker.enabled
-            else None
-        ),
-        listener_policy=_listener_policy(spark, config, week) if config.bandit.enabled else None,
     )
 
 
-def _listener_policy(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame:
-    """Each listener's factors and exploration share from the week's `policy` rows, by their
-    segment (listeners without plays in the look-back are new)."""
-    segments = listener_segments(
-        read_table(spark, config, "events", events_schema.EVENTS), week, config.feedback
-    )
-    return listener_policy(read_week(spark, config, "policy", POLICY, week), segments)
+def _model_version(spark: SparkSession, config: PipelineConfig, week: date) -> str:
+    return read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
 
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
@@ -575,7 +343,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     tracks, albums, artists = (
         _catalog_table(spark, config, n) for n in ("tracks", "albums", "artists")
     )
-    model_version = read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
+    model_version = _model_version(spark, config, week)
     # Played pairs from the week's `played` lists, not a distinct over the whole history:
     # validation still checks every published row against the history itself.
     played_pairs = read_week(spark, config, "played", played_schema.PLAYED, week).select(
@@ -585,7 +353,17 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
     if config.bandit.enabled:
         rows["policy_rows"] = write_policy(spark, config, week).count()
-    discover = discover_weekly(spark, config, week, controls).cache()
+    write_week(
+        ranking_pass.discover_pool(spark, config, week, controls, rows),
+        table_path(config, "candidate_pool"),
+        week,
+    )
+    pool = read_week(spark, config, "candidate_pool", pool_schema.CANDIDATE_POOL, week)
+    rows["candidate_pool"] = pool.count()
+    check_output(config, week, pool, pool_schema.suite(), {"max_position": settings.length})
+    discover = discover_weekly_rows(
+        pool, artists, _track_moods(spark, config, week), model_version, week
+    ).cache()
     releases = new_releases(tracks, albums, week, config.playlists).cache()
     similar = similar_artists(
         artist_vectors(

@@ -33,6 +33,7 @@ from schemas import (
     played,
     playlists,
     policy,
+    pool,
     taste,
 )
 
@@ -48,6 +49,8 @@ WAREHOUSE_TABLES: dict[str, tuple[StructType, tuple[str, ...]]] = {
     "track_factors": (model.TRACK_FACTORS, ("week",)),
     "models": (model.MODELS, ("week",)),
     "candidates": (candidates.SCHEMA, ("week",)),
+    "candidate_pool": (pool.CANDIDATE_POOL, ("week",)),
+    "ranker_models": (pool.RANKER_MODELS, ("week",)),
     "taste_profiles": (taste.TASTE_PROFILES, ("week",)),
     **{name: (table, ("week",)) for name, table in clusters.TABLES.items()},
     "playlists": (playlists.SCHEMA, playlists.PARTITION_COLUMNS),

@@ -300,6 +300,24 @@ def _dense(
     return dense, index
 
 
+def slot_kinds(length: int, exploration_slots: np.ndarray) -> np.ndarray:
+    """rows x length: whether each slot of each listener's playlist is exploration's. The
+    k-th of n slots of a kind sits at (k - 0.5) / n of the playlist, so the two kinds
+    interleave evenly (the main kind first where they tie)."""
+    kinds = np.zeros((exploration_slots.size, length), dtype=bool)
+    for slots in np.unique(exploration_slots):
+        slots = int(np.clip(slots, 0, length))
+        at = np.concatenate(
+            [
+                (np.arange(length - slots) + 0.5) / max(length - slots, 1),
+                (np.arange(slots) + 0.5) / max(slots, 1),
+            ]
+        )
+        explore = np.arange(length) >= length - slots
+        kinds[exploration_slots == slots] = explore[np.lexsort((explore, at))]
+    return kinds
+
+
 def pick_playlists(
     rows: np.ndarray,
     relevance: np.ndarray,
@@ -311,16 +329,17 @@ def pick_playlists(
     n_rows: int,
     variety: Variety,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy playlists: step by step, each listener takes the candidate of the highest
+    """Greedy playlists, slot by slot. Each slot belongs to exploration or to the main
+    ranking (`slot_kinds`: the listener's `exploration_slots` of `length`, interleaved);
+    the listener takes the candidate of that kind with the highest
 
         relevance - artist_penalty x (same artist picked) - cluster_penalty x (same cluster picked)
 
-    among those still under every cap (artist, album, cluster; a cluster of -1 is none and
-    never capped) and of a kind (exploration or not) still under its share: the listener's
-    `exploration_slots` for exploration rows, the rest of `length` for the others; when
-    neither kind has a candidate under its share, either fills in. Rows must be sorted by
-    listener. Returns (picked: flat row indices, position: 1-based, exploration and main
-    picks interleaved evenly, the k-th of n of a kind at (k - 0.5) / n of the playlist)."""
+    among those still under every cap (artist, album, cluster; -1 is none and never
+    capped). When the slot's kind has none left, the other kind fills it. `relevance` is
+    compared within a kind only, so the kinds' scales need not agree; an earlier slot wins
+    a cap over a later one whatever its kind. Rows must be sorted by listener. Returns
+    (picked: flat row indices, position: 1-based, `_interleaved_positions`)."""
     if rows.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     value0, index = _dense(rows, n_rows, relevance.astype(np.float64), -np.inf)
@@ -329,49 +348,44 @@ def pick_playlists(
     caps = (variety.max_per_artist, variety.max_per_album, variety.max_per_cluster)
     same = [np.zeros(value0.shape, np.int32) for _ in codes]
     open_ = np.isfinite(value0)
-    limits = np.stack([variety.length - exploration_slots, exploration_slots], axis=1)
-    taken = np.zeros((n_rows, 2), np.int64)
+    kinds = slot_kinds(variety.length, exploration_slots)
     everyone = np.arange(n_rows)
-    picks, steps = [], []
-    for step in range(variety.length):
+    picks, slots = [], []
+    for slot in range(variety.length):
         under_caps = open_.copy()
         for count, cap, code in zip(same, caps, codes):
             under_caps &= (count < cap) | (code < 0)
         value = value0 - variety.artist_penalty * same[0] - variety.cluster_penalty * same[2]
-        kind_open = (
-            taken[everyone[:, None], is_explore.astype(np.int64)]
-            < limits[everyone[:, None], is_explore.astype(np.int64)]
-        )
-        preferred = np.where(under_caps & kind_open, value, -np.inf)
+        wanted = np.where(under_caps & (is_explore == kinds[:, slot : slot + 1]), value, -np.inf)
         anyway = np.where(under_caps, value, -np.inf)
-        best = preferred.argmax(axis=1)
-        use_any = ~np.isfinite(preferred[everyone, best])
-        best = np.where(use_any, anyway.argmax(axis=1), best)
+        best = wanted.argmax(axis=1)
+        other_kind = ~np.isfinite(wanted[everyone, best])
+        best = np.where(other_kind, anyway.argmax(axis=1), best)
         found = np.isfinite(anyway[everyone, best])
         if not found.any():
             break
         who, where = everyone[found], best[found]
         picks.append(index[who, where])
-        steps.append(np.full(who.size, step))
+        slots.append(np.full(who.size, slot))
         open_[who, where] = False
-        taken[who, is_explore[who, where].astype(np.int64)] += 1
         for count, code in zip(same, codes):
             chosen = code[who, where]
             count[who] += (code[who] == chosen[:, None]) & (chosen[:, None] >= 0)
     picked = np.concatenate(picks)
-    step = np.concatenate(steps)
-    return picked, _interleaved_positions(rows[picked], explore[picked], step)
+    return picked, _interleaved_positions(rows[picked], explore[picked], np.concatenate(slots))
 
 
-def _interleaved_positions(rows: np.ndarray, explore: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """1-based positions for picks (listener, kind, pick order): each kind spread evenly."""
-    by_kind = np.lexsort((step, explore, rows))
+def _interleaved_positions(rows: np.ndarray, explore: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """1-based positions of each listener's picks, the kinds interleaved evenly by the
+    counts actually picked (a kind that ran short leaves no gap): the k-th of n picks of
+    a kind sits at (k - 0.5) / n, the main kind first where they tie."""
+    by_kind = np.lexsort((slot, explore, rows))
     key = rows[by_kind] * 2 + explore[by_kind]
     first = np.searchsorted(key, key, side="left")
     last = np.searchsorted(key, key, side="right")
     at = np.empty(rows.size)
     at[by_kind] = (np.arange(rows.size) - first + 0.5) / (last - first)
-    order = np.lexsort((step, explore, at, rows))
+    order = np.lexsort((slot, explore, at, rows))
     position = np.empty(rows.size, np.int64)
     starts = np.searchsorted(rows[order], rows[order], side="left")
     position[order] = np.arange(rows.size) - starts + 1

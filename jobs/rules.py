@@ -195,20 +195,6 @@ def remove_disallowed(candidates: DataFrame, tracks: DataFrame, controls: Contro
     return flagged.where(allowed).drop("explicit", *_CONTROL_FLAGS)
 
 
-def prefer_genres(scored: DataFrame, artists: DataFrame, controls: Controls, boost: float):
-    """`score` x (1 + boost) where the track's artist has a genre the listener prefers."""
-    genres = artists.select("artist_id", F.col("genres").alias("_artist_genres"))
-    preferred = F.coalesce(F.arrays_overlap("_artist_genres", "preferred_genres"), F.lit(False))
-    return (
-        scored.join(genres, "artist_id", "left")
-        .join(controls.preferred_genres, "user_id", "left")
-        .withColumn(
-            "score", F.when(preferred, F.col("score") * (1.0 + boost)).otherwise(F.col("score"))
-        )
-        .drop("_artist_genres", "preferred_genres")
-    )
-
-
 def apply_discovery_mode(scored: DataFrame, controls: Controls, max_boosted: int) -> DataFrame:
     """Sponsored boosts on (user_id, track_id, score, ...) rows of one playlist type: a track
     in a campaign in force gets `score` x (1 + boost) unless the listener ever skipped it,

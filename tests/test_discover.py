@@ -136,7 +136,9 @@ def test_listener_controls_remove_tracks():
 
 
 def test_exploration_keeps_its_slots():
+    # t7 is exploration's, though tags (unweighted in the blend) proposed it too.
     candidates = [("t1", "als", 1), ("t2", "als", 2), ("t5", "als", 3), ("t7", "exploration", 1)]
+    candidates.append(("t7", "tags", 2))
     pool = rank_batch(
         _batch([candidates + [("t6", "als", 4)]]),
         _catalog(
@@ -158,13 +160,20 @@ def test_exploration_keeps_its_slots():
     assert _playlist(pool) == ["t1", "t2", "t7", "t5"]
 
 
-def test_the_pool_keeps_the_best_and_every_pick():
+def test_the_shortlist_bounds_the_pick_and_the_pool():
     many = [(f"t{i}", "als", i) for i in range(1, 8)]
-    settings = replace(SETTINGS, ranking=RankingConfig(pool_per_user=2))
+    settings = replace(SETTINGS, ranking=RankingConfig(pool_per_user=3))
     pool = rank_batch(_batch([many]), _catalog(), None, settings)
-    rows = pool.to_pylist()
-    assert {r["track_id"] for r in rows} == {"t1", "t2", "t5", "t6"}
-    assert all(r["position"] is not None for r in rows if r["track_id"] != "t2")
+    # The blend's best three: t1, t2, t3; a1's cap leaves t3 out of the playlist.
+    assert {r["track_id"] for r in pool.to_pylist()} == {"t1", "t2", "t3"}
+    assert _playlist(pool) == ["t1", "t2"]
+
+
+def test_the_shortlist_takes_a_few_tracks_per_artist():
+    settings = replace(SETTINGS, ranking=RankingConfig(pool_per_user=4, shortlist_per_artist=1))
+    pool = rank_batch(_batch([ALS_ALL]), _catalog(), None, settings)
+    # One per artist: t1 (a1), t5 (a2), t7 (a3); t8's artist is blocked.
+    assert {r["track_id"] for r in pool.to_pylist()} == {"t1", "t5", "t7"}
 
 
 def test_the_ranker_orders_the_pool_when_there_is_one():
@@ -183,10 +192,23 @@ def test_the_ranker_orders_the_pool_when_there_is_one():
         num_boost_round=20,
     )
     reversed_als = [(f"t{i}", "als", 9 - i) for i in range(1, 7)]
+    # Every a1 track in the shortlist: the blend ranks t1 last of a1's four.
+    settings = replace(SETTINGS, ranking=RankingConfig(pool_per_user=6, shortlist_per_artist=4))
     pool = rank_batch(
-        _batch([reversed_als]), _catalog(), Ranker(booster.model_to_string(), "t"), SETTINGS
+        _batch([reversed_als]), _catalog(), Ranker(booster.model_to_string(), "t"), settings
     )
     rows = {r["track_id"]: r for r in pool.to_pylist()}
     assert {r["ranked_by"] for r in rows.values()} == {RANKER}
     assert all(r["ranker_score"] is not None for r in rows.values())
     assert set(_playlist(pool)[:2]) == {"t1", "t5"}
+
+
+def test_preferred_genres_raise_matching_artists():
+    # u0 prefers jazz (a2): x 1.5 for t5 (0.6) and t6, whose boost then lifts it to the top.
+    batch = _batch([ALS_ALL, ALS_ALL], preferred_genres=[["jazz"], []])
+    pool = rank_batch(batch, _catalog(), None, SETTINGS)
+    scores = {(r["user_id"], r["track_id"]): r["score"] for r in pool.to_pylist()}
+    assert scores[("u0", "t5")] == pytest.approx(0.6 * 1.5)
+    assert scores[("u1", "t5")] == pytest.approx(0.6)
+    assert scores[("u0", "t1")] == pytest.approx(1.0)
+    assert _playlist(pool, "u0")[0] == "t6" and _playlist(pool, "u1")[0] == "t1"

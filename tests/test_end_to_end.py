@@ -150,7 +150,7 @@ def test_boosts_come_from_running_campaigns_within_the_cap(published):
 def test_validation_results_and_stage_records_are_kept(published):
     config, _ = published
     run = config.runs_dir / f"week={WEEK}"
-    for suite in ("raw_events", "playlists", "playlist_rules"):
+    for suite in ("raw_events", "candidate_pool", "playlists", "playlist_rules"):
         assert (run / "validation" / f"{suite}.json").exists()
     stages = {path.stem for path in (run / "stages").glob("*.json")}
     assert {
@@ -160,6 +160,7 @@ def test_validation_results_and_stage_records_are_kept(published):
         "clusters",
         "candidates",
         "rerank",
+        "train_ranker",
         "playlists",
         "publish",
     } <= stages

@@ -4,19 +4,17 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.config import PlaylistConfig
+from jobs.config import PlaylistConfig, RankingConfig
+from jobs.discover import PassSettings, build_discover_pool
 from jobs.playlists import (
     DISCOVER_REASONS,
     artist_vectors,
-    blend_candidates,
-    build_discover_weekly,
     build_release_radar,
     cared_artists,
-    listener_maturity,
+    discover_weekly_rows,
     new_releases,
     release_radar_artists,
     similar_artists,
-    source_weight,
 )
 from schemas import candidates as candidates_schema
 from schemas import catalog, model
@@ -68,8 +66,44 @@ def catalog_frames(spark):
     return tracks, albums, artists
 
 
+def build_discover_weekly(
+    catalog_frames,
+    controls,
+    candidates,
+    config,
+    interactions=None,
+    track_moods=None,
+    likeability=None,
+    listener_policy=None,
+):
+    """Discover Weekly through the ranking pass (blend: no ranker), then named. Without
+    `interactions`, every listener counts as mature (100 plays of a track not in the
+    catalog)."""
+    tracks, albums, artists = catalog_frames
+    if interactions is None:
+        interactions = candidates.select("user_id").distinct().select(
+            "user_id",
+            F.lit("off-catalog").alias("track_id"),
+            F.lit(1.0).alias("confidence"),
+            F.lit(100).alias("plays"),
+        )
+    pool = build_discover_pool(
+        candidates,
+        interactions,
+        tracks,
+        albums,
+        artists,
+        controls,
+        WEEK,
+        PassSettings(config, RankingConfig()),
+        track_clusters=None if track_moods is None else track_moods.select("track_id", "cluster"),
+        listener_policy=listener_policy,
+        likeability=likeability,
+    )
+    return discover_weekly_rows(pool, artists, track_moods, "v1", WEEK)
+
+
 def test_discover_weekly_caps_artists_and_length(spark, catalog_frames, controls_at):
-    tracks, _, artists = catalog_frames
     candidates = spark.createDataFrame(
         [
             ("u1", t, s, i + 1, "als", WEEK)
@@ -79,9 +113,7 @@ def test_discover_weekly_caps_artists_and_length(spark, catalog_frames, controls
         ],
         schema=candidates_schema.SCHEMA,
     )
-    rows = build_discover_weekly(
-        candidates, tracks, artists, controls_at(WEEK), "v1", WEEK, CONFIG
-    ).collect()
+    rows = build_discover_weekly(catalog_frames, controls_at(WEEK), candidates, CONFIG).collect()
     # t3 is a third a1 track (cap 2); m2 is past the length of 3.
     assert [(r["position"], r["track_id"]) for r in sorted(rows, key=lambda r: r["position"])] == [
         (1, "t1"),
@@ -209,23 +241,9 @@ def test_similar_artists_pool_track_factors_per_artist(spark):
     assert got[0][1] > 0.99 and 0 < got[1][1] < 0.2
 
 
-def test_discover_weekly_never_offers_a_track_played_in_an_excluded_context(
-    spark, catalog_frames, controls_at, clean_event
-):
-    tracks, _, artists = catalog_frames
-    candidates = _candidates(spark, [("u1", "als", ["t1", "m1", "m2"])])
-    # t1 was played on the listener's excluded sleep playlist: no taste, yet no discovery.
-    week_controls = controls_at(WEEK, events_=[clean_event(1, "u1", "t1", 2, context="sleep")])
-    rows = build_discover_weekly(
-        candidates, tracks, artists, week_controls, "v1", WEEK, CONFIG
-    ).collect()
-    assert sorted(r["track_id"] for r in rows) == ["m1", "m2"]
-
-
 def test_discover_weekly_applies_controls_to_every_source_and_marks_boosts(
     spark, catalog_frames, controls_at
 ):
-    tracks, _, artists = catalog_frames
     candidates = _candidates(
         spark,
         [
@@ -241,9 +259,7 @@ def test_discover_weekly_applies_controls_to_every_source_and_marks_boosts(
         rules=[("track", "t1", "legal_takedown", WEEK_START - timedelta(days=9), None)],
         campaigns=[("dm-7", "m1", 1.0, *running)],
     )
-    rows = build_discover_weekly(
-        candidates, tracks, artists, week_controls, "v1", WEEK, CONFIG
-    ).collect()
+    rows = build_discover_weekly(catalog_frames, week_controls, candidates, CONFIG).collect()
     got = {r["position"]: (r["track_id"], r["boosted"], r["campaign_id"]) for r in rows}
     # Blended: t2 0.9, m2 0.5 + 0.18; m1 0.18 x 2 (boost) = 0.36; t1 blocked, t3 hidden.
     assert got == {1: ("t2", False, None), 2: ("m2", False, None), 3: ("m1", True, "dm-7")}
@@ -262,39 +278,9 @@ def _candidates(spark, rows):
     )
 
 
-def test_blend_sums_weighted_rank_scores_and_credits_the_main_contributor(spark):
-    candidates = _candidates(
-        spark,
-        [
-            ("u1", "als", ["t1", "t2", "t3", None, None, None, None, None, "m1"]),
-            ("u1", "listeners_like_you", ["t3", "m1"]),
-            ("u1", "popularity", ["m2"]),
-        ],
-    )
-    mature = candidates.withColumn("maturity", F.lit(1.0))
-    rows = blend_candidates(mature, source_weight(CONFIG), depth=10).collect()
-    got = {r["track_id"]: (r["score"], r["source"]) for r in rows}
-    # r = 1 - (rank - 1) / 10: als t1 1.0, t2 0.9, t3 0.8, m1 0.2; listeners t3 1.0, m1 0.9.
-    assert got == {
-        "t1": (pytest.approx(1.0), "als"),
-        "t2": (pytest.approx(0.9), "als"),
-        "t3": (pytest.approx(0.8 + 0.5 * 1.0), "als"),  # once, als gave more (0.8 > 0.5)
-        "m1": (pytest.approx(0.2 + 0.5 * 0.9), "listeners_like_you"),  # 0.45 > 0.2
-        "m2": (pytest.approx(0.2 * 1.0), "popularity"),
-    }
-
-
-def test_blend_rejects_an_unknown_source_weight(spark):
-    with pytest.raises(ValueError, match="source_weights names unknown source.*alss"):
-        source_weight(replace(CONFIG, source_weights={"alss": 1.0}))
-    with pytest.raises(ValueError, match="new_listener_weights names unknown source.*pop"):
-        source_weight(replace(CONFIG, new_listener_weights={"pop": 1.0}))
-
-
 def test_discover_weekly_blends_sources_and_serves_cold_start_users(
     spark, catalog_frames, controls_at
 ):
-    tracks, _, artists = catalog_frames
     candidates = _candidates(
         spark,
         [
@@ -305,9 +291,7 @@ def test_discover_weekly_blends_sources_and_serves_cold_start_users(
             ("u2", "popularity", ["m2", "m1", "t1", "t2"]),
         ],
     )
-    rows = build_discover_weekly(
-        candidates, tracks, artists, controls_at(WEEK), "v1", WEEK, CONFIG
-    ).collect()
+    rows = build_discover_weekly(catalog_frames, controls_at(WEEK), candidates, CONFIG).collect()
     got = {(r["user_id"], r["position"]): (r["track_id"], r["source"], r["reason"]) for r in rows}
     assert got == {
         # Blended t3 1.3, t1 1.0, t2 0.9 (a third a1 track: capped), m1 0.65.
@@ -326,10 +310,7 @@ def test_every_candidate_source_has_a_reason():
 
 def _discover(catalog_frames, controls, candidates, config, **inputs) -> list:
     """Discover Weekly rows, by listener and position."""
-    tracks, _, artists = catalog_frames
-    rows = build_discover_weekly(
-        candidates, tracks, artists, controls, "v1", WEEK, config, **inputs
-    ).collect()
+    rows = build_discover_weekly(catalog_frames, controls, candidates, config, **inputs).collect()
     return sorted(rows, key=lambda r: (r["user_id"], r["position"]))
 
 
@@ -344,7 +325,6 @@ def _moods(spark, clusters: dict[str, int]):
 def test_new_listeners_lean_on_popularity_and_content_mature_ones_on_als(
     spark, catalog_frames, controls_at
 ):
-    tracks, _, artists = catalog_frames
     rows = [("u", "als", ["t1"]), ("u", "popularity", ["m1"]), ("u", "content", ["x1"])]
     candidates = _candidates(spark, rows)
     config = replace(
@@ -359,9 +339,8 @@ def test_new_listeners_lean_on_popularity_and_content_mature_ones_on_als(
             [("u", "t2", 1.0, plays)],
             "user_id string, track_id string, confidence double, plays int",
         )
-        maturity = listener_maturity(interactions, mature_plays=50)
         (row,) = build_discover_weekly(
-            candidates, tracks, artists, controls_at(WEEK), "v1", WEEK, config, maturity=maturity
+            catalog_frames, controls_at(WEEK), candidates, config, interactions=interactions
         ).collect()
         return row["source"]
 
@@ -434,12 +413,11 @@ def test_a_listeners_policy_sets_their_exploration_share_and_source_factors(
 def test_exploration_fills_in_when_the_blend_runs_short_and_vice_versa(
     spark, catalog_frames, controls_at
 ):
-    tracks, _, artists = catalog_frames
     config = replace(CONFIG, length=3, exploration_share=0.4, max_tracks_per_artist=5)
 
     def sources(rows):
         found = build_discover_weekly(
-            _candidates(spark, rows), tracks, artists, controls_at(WEEK), "v1", WEEK, config
+            catalog_frames, controls_at(WEEK), _candidates(spark, rows), config
         ).collect()
         return sorted(r["source"] for r in found)
 
@@ -488,27 +466,19 @@ def test_one_track_per_album_and_at_most_half_the_playlist_per_cluster(
         config,
         track_moods=_moods(spark, {"t1": 0, "n1": 0, "m1": 0, "x1": 1}),
     )
-    # Best first: t1, t2, n1, n2, m1, m2, x1. One per album keeps t1 (old), n1 (new1),
-    # m1 (new2), x1 (new3); half of four slots per cluster then drops m1, the third of
-    # cluster 0. m2 lost its album to m1 before that, so three tracks remain.
-    assert sorted(r["track_id"] for r in rows) == ["n1", "t1", "x1"]
+    # Greedily, best first: t1; t2 shares t1's album; n1; n2 shares n1's; m1 would be the
+    # third of cluster 0 (half of four slots: two); m2 (no cluster) takes the album m1
+    # never got; x1.
+    assert sorted(r["track_id"] for r in rows) == ["m2", "n1", "t1", "x1"]
 
 
 def test_likeability_reorders_the_blend(spark, catalog_frames, controls_at):
-    tracks, _, artists = catalog_frames
     candidates = _candidates(spark, [("u", "als", ["t1", "m1"])])
     likeability = spark.createDataFrame(
         [("u", "t1", 0.1), ("u", "m1", 0.9)], "user_id string, track_id string, likeability float"
     )
     config = replace(CONFIG, length=2)
     rows = build_discover_weekly(
-        candidates,
-        tracks,
-        artists,
-        controls_at(WEEK),
-        "v1",
-        WEEK,
-        config,
-        likeability=likeability,
+        catalog_frames, controls_at(WEEK), candidates, config, likeability=likeability
     ).collect()
     assert [r["track_id"] for r in sorted(rows, key=lambda r: r["position"])] == ["m1", "t1"]

@@ -10,7 +10,6 @@ from jobs.rules import (
     blocks_in_force,
     campaigns_in_force,
     hides_in_force,
-    prefer_genres,
     remove_disallowed,
 )
 from schemas import catalog, controls, playlists
@@ -117,20 +116,6 @@ def test_a_blocked_artist_takes_all_their_tracks(spark, tracks, controls_at):
     week_controls = controls_at(WEEK, rules=[("artist", "a1", "policy", days_ago(1), None)])
     got = _pairs(remove_disallowed(candidates, tracks, week_controls), "track_id")
     assert got == [("t3",)]
-
-
-def test_preferred_genres_raise_the_score_of_matching_artists(spark, controls_at):
-    artists = spark.createDataFrame(
-        [("a1", "Ada", ["jazz", "soul"], 1, 1), ("a2", "Bo", ["metal"], 1, 1)],
-        schema=catalog.ARTISTS,
-    )
-    scored = spark.createDataFrame(
-        [("u1", "t1", "a1", 1.0), ("u1", "t3", "a2", 1.0), ("u2", "t1", "a1", 1.0)],
-        "user_id string, track_id string, artist_id string, score double",
-    )
-    week_controls = controls_at(WEEK, settings=[("u1", False, ["soul"]), ("u2", False, [])])
-    got = _pairs(prefer_genres(scored, artists, week_controls, 0.5), "user_id", "track_id", "score")
-    assert got == [("u1", "t1", 1.5), ("u1", "t3", 1.0), ("u2", "t1", 1.0)]
 
 
 def test_discovery_mode_boosts_at_most_the_cap_and_never_after_a_skip(
