@@ -254,3 +254,18 @@ def test_popularity_ranks_tracks_by_listeners_without_played_ones(spark):
         ("c2", 2): ("tB", 2.0),
     }
     assert {r["source"] for r in rows} == {"popularity"}
+
+
+def test_sparse_top_k_breaks_many_ties_by_index_and_leaves_the_input_alone():
+    rng = np.random.default_rng(1)
+    dense = np.round(rng.random((40, 300)) * 20) / 20  # many equal scores
+    dense[rng.random(dense.shape) < 0.7] = 0
+    scores = csr_matrix(dense)
+    before = scores.copy()
+    rows = sparse_top_k(_user_batch(40), scores, np.arange(300).astype(str), 25).to_pylist()
+    for u in range(40):
+        positive = np.flatnonzero(dense[u] > 0)
+        expected = positive[np.lexsort((positive, -dense[u][positive]))][:25]
+        got = [int(r["item_id"]) for r in rows if r["user_id"] == f"u{u}"]
+        assert got == expected.tolist()
+    assert (scores != before).nnz == 0 and np.array_equal(scores.indices, before.indices)
