@@ -37,9 +37,10 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix, diags
 
-from jobs.config import PipelineConfig
+from jobs.config import PipelineConfig, PlaylistConfig
 from jobs.entry import run_job
-from jobs.matrix import to_user_items
+from jobs.matrix import UserItems, to_user_items
+from jobs.neighbours import item_similarity
 from jobs.quality import check_output
 from jobs.runlog import previous_rows, row_count_bounds
 from jobs.tables import (
@@ -375,11 +376,7 @@ def neighbour_candidates(
     sum_v sim(u, v)) plus a partial top-K, played tracks masked. (A Spark join of neighbours
     with interactions shuffles users x neighbours x tracks-per-neighbour rows instead.)"""
     spark = neighbours.sparkSession
-    likes = to_user_items(
-        interactions_df.where(F.col("confidence") > 0)
-        .select("user_id", "track_id", "confidence")
-        .toArrow()
-    )
+    likes = positive_user_items(interactions_df)
     if likes.shape[0] == 0:
         return spark.createDataFrame([], schema.SCHEMA)
     row_max = likes.matrix.max(axis=1).toarray().ravel()
@@ -394,15 +391,80 @@ def neighbour_candidates(
         .groupBy("user_id")
         .agg(F.collect_list(F.struct("neighbour_index", "weight")).alias("votes"))
     )
+    return voted_candidates(
+        votes, played, likes.track_ids, liking, k, schema.LISTENERS_LIKE_YOU, week
+    )
+
+
+def positive_user_items(interactions_df: DataFrame) -> UserItems:
+    """The look-back window's positive confidences as a users x tracks matrix on the driver."""
+    return to_user_items(
+        interactions_df.where(F.col("confidence") > 0)
+        .select("user_id", "track_id", "confidence")
+        .toArrow()
+    )
+
+
+def voted_candidates(
+    votes: DataFrame,
+    played: DataFrame,
+    track_ids: np.ndarray,
+    liking: csr_matrix,
+    k: int,
+    source: str,
+    week: date,
+) -> DataFrame:
+    """`source` candidates: per row of `votes` (user_id, votes [(neighbour_index, weight)]),
+    the top-`k` unplayed tracks of W . L (`vote_scorer`), `liking` broadcast."""
+    spark = votes.sparkSession
     rows = votes.join(played, "user_id", "left")
-    shipped = spark.sparkContext.broadcast((likes.track_ids, liking))
+    shipped = spark.sparkContext.broadcast((track_ids, liking))
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        track_ids, matrix = shipped.value
-        return vote_scorer(track_ids, matrix, k)(batches)
+        ids, matrix = shipped.value
+        return vote_scorer(ids, matrix, k)(batches)
 
     scored = rows.mapInArrow(score, SCORED_DDL).withColumnRenamed("item_id", "track_id")
-    return as_candidates(scored, schema.LISTENERS_LIKE_YOU, week)
+    return as_candidates(scored, source, week)
+
+
+def item_item_candidates(
+    interactions_df: DataFrame, played: DataFrame, week: date, k: int, settings: PlaylistConfig
+) -> DataFrame:
+    """Top-`k` unplayed tracks per listener by item-item similarity (jobs/neighbours.py):
+
+        score(u, j) = sum_i X[u, i] S[i, j]
+
+    over the tracks i the listener played (X binary) and S the week's similarity, top
+    `item_item_neighbours` per track: EASE while the catalog's played tracks number at
+    most `ease_max_tracks`, RP3beta past that (or as `item_item_method` says). Scored like
+    listeners-like-you, each played track one vote of weight 1 with S as the liking matrix."""
+    spark = interactions_df.sparkSession
+    likes = positive_user_items(interactions_df)
+    if likes.shape[0] == 0:
+        return spark.createDataFrame([], schema.SCHEMA)
+    similarity = item_similarity(
+        likes.matrix,
+        likes.track_ids,
+        method=settings.item_item_method,
+        ease_max_tracks=settings.ease_max_tracks,
+        k=settings.item_item_neighbours,
+        negative_weights=True,
+    )
+    track_index = index_frame(spark, similarity.track_ids, "track_id", "neighbour_index")
+    votes = (
+        interactions_df.where(F.col("confidence") > 0)
+        .join(track_index, "track_id")
+        .groupBy("user_id")
+        .agg(
+            F.collect_list(
+                F.struct("neighbour_index", F.lit(1.0).cast("float").alias("weight"))
+            ).alias("votes")
+        )
+    )
+    return voted_candidates(
+        votes, played, similarity.track_ids, similarity.matrix, k, schema.ITEM_ITEM, week
+    )
 
 
 def cold_start_users(
@@ -575,6 +637,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
             nearest_neighbours(user_factors, settings.neighbours), interactions_df, played, week, k
         ),
         popularity_candidates(cold, interactions_df, played, week, k),
+        item_item_candidates(interactions_df, played, week, k, settings),
         *taste_sources(spark, config, week, interactions_df, played, rows),
         *tag_sources(spark, config, week, interactions_df, played),
     ]

@@ -54,12 +54,20 @@ def _default_source_weights() -> dict[str, float]:
         "popularity": 0.2,
         "content": 0.0,
         "tags": 0.0,
+        "item_item": 1.0,
     }
 
 
 def _default_new_listener_weights() -> dict[str, float]:
     # A listener with no plays yet: what is popular and what sounds like their first plays.
-    return {"als": 0.2, "listeners_like_you": 0.0, "popularity": 1.0, "content": 1.0, "tags": 0.0}
+    return {
+        "als": 0.2,
+        "listeners_like_you": 0.0,
+        "popularity": 1.0,
+        "content": 1.0,
+        "tags": 0.0,
+        "item_item": 0.5,
+    }
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,12 @@ class PlaylistConfig:
     scoring_batch_rows: int = 2048
     neighbours: int = 50  # "listeners like you": nearest users by cosine over ALS factors
     cold_start_plays: int = 5  # fewer plays in the look-back window: popularity candidates
+    # The item-item source (jobs/neighbours.py): "auto" is EASE up to `ease_max_tracks`
+    # played tracks (its dense inverse grows as tracks^2 in memory, tracks^3 in time),
+    # RP3beta past that; "ease" or "rp3beta" force one. Top `item_item_neighbours` per track.
+    item_item_method: str = "auto"
+    item_item_neighbours: int = 200
+    ease_max_tracks: int = 20_000
     # Weight of each candidate source in Discover Weekly's blend; a source without a
     # weight (or weight 0) is left out.
     source_weights: dict[str, float] = field(default_factory=_default_source_weights)

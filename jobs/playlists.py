@@ -63,6 +63,7 @@ DISCOVER_REASONS = {
     schema.SOURCE_CONTENT: "New in your %s mix",
     schema.SOURCE_EXPLORATION: "Beyond your usual, close to what you play: %s",
     schema.SOURCE_TAGS: "Tagged like the artists you play: %s",
+    schema.SOURCE_ITEM_ITEM: "Often played with what you play: %s",
 }
 AUDIO_SOURCES = (schema.SOURCE_CONTENT, schema.SOURCE_EXPLORATION)
 

@@ -39,6 +39,7 @@ from schemas.playlists import (
     SOURCE_CONTENT,
     SOURCE_EXPLORATION,
     SOURCE_FOLLOWED_ARTIST,
+    SOURCE_ITEM_ITEM,
     SOURCE_LISTENERS_LIKE_YOU,
     SOURCE_PLAYED_ARTIST,
     SOURCE_POPULARITY,
@@ -66,6 +67,7 @@ SOURCE_COLORS = {
     SOURCE_CONTENT: "#7c4dff",
     SOURCE_EXPLORATION: "#ff9800",
     SOURCE_TAGS: "#00897b",
+    SOURCE_ITEM_ITEM: "#3f51b5",
 }
 OTHER_SOURCE_COLOR = "#607d8b"  # a source of older data this version no longer names
 HISTOGRAM_BINS = 40

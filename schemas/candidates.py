@@ -22,7 +22,9 @@ EXPLORATION = "exploration"  # nearest to the taste profile, in nearby clusters 
 # Nearest by the artists' tags and genres (TF-IDF cosine, jobs/tags.py): reaches artists
 # nobody has played yet.
 TAGS = "tags"
-SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY, CONTENT, EXPLORATION, TAGS)
+# Tracks played with the listener's own tracks (item-item: EASE or RP3beta, jobs/neighbours.py).
+ITEM_ITEM = "item_item"
+SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY, CONTENT, EXPLORATION, TAGS, ITEM_ITEM)
 
 SCHEMA = StructType(
     [

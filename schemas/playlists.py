@@ -34,6 +34,7 @@ SOURCE_POPULARITY = "popularity"
 SOURCE_CONTENT = "content"  # sounds like the listener's taste, in one of their moods
 SOURCE_EXPLORATION = "exploration"  # a nearby mood the listener does not play yet
 SOURCE_TAGS = "tags"  # its artist is tagged like the artists the listener plays
+SOURCE_ITEM_ITEM = "item_item"  # often played with the tracks the listener plays
 SOURCES = (
     SOURCE_ALS,
     SOURCE_FOLLOWED_ARTIST,
@@ -44,6 +45,7 @@ SOURCES = (
     SOURCE_CONTENT,
     SOURCE_EXPLORATION,
     SOURCE_TAGS,
+    SOURCE_ITEM_ITEM,
 )
 
 SCHEMA = StructType(

@@ -8,6 +8,7 @@ from scipy.sparse import csr_matrix
 from jobs.candidates import (
     batch_scorer,
     cold_start_users,
+    item_item_candidates,
     masked_by_user,
     nearest_neighbours,
     neighbour_candidates,
@@ -15,6 +16,8 @@ from jobs.candidates import (
     score_candidates,
     sparse_top_k,
 )
+from jobs.config import PlaylistConfig
+from jobs.neighbours import item_similarity
 from schemas import candidates as candidates_schema
 from schemas import events, model
 from schemas import interactions as interactions_schema
@@ -179,6 +182,50 @@ def test_neighbour_tracks_are_voted_by_similarity_without_played_ones(spark):
     assert {(r["user_id"], r["source"]) for r in rows} == {("u1", "listeners_like_you")}
     top_1 = neighbour_candidates(neighbours, interactions, played, WEEK, k=1).collect()
     assert [r["track_id"] for r in top_1] == ["tB"]
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("method", ["rp3beta", "ease"])
+def test_item_item_scores_by_the_similarity_of_played_tracks_without_played_ones(spark, method):
+    plays = [  # (user, track, confidence): a dislike is no play
+        ("u1", "tA", 3.0), ("u1", "tB", 1.0), ("u1", "tX", -1.0),
+        ("u2", "tA", 2.0), ("u2", "tC", 1.0), ("u2", "tD", 1.0),
+        ("u3", "tB", 1.0), ("u3", "tC", 4.0), ("u3", "tE", 1.0), ("u3", "tX", 2.0),
+        ("u4", "tA", 1.0), ("u4", "tB", 1.0), ("u4", "tD", 2.0), ("u4", "tE", 1.0),
+    ]  # fmt: skip
+    interactions = _interactions(spark, [(u, t, c, 1) for u, t, c in plays])
+    played = masked_by_user(
+        spark.createDataFrame(
+            [(u, t) for u, t, c in plays if c > 0] + [("u1", "tC")],  # tC: played long ago
+            "user_id string, track_id string",
+        )
+    )
+    settings = PlaylistConfig(item_item_method=method, item_item_neighbours=3)
+    rows = item_item_candidates(interactions, played, WEEK, 2, settings).collect()
+    # The reference: score = X S on the driver, positive, unplayed, top 2 by score.
+    tracks = np.array(sorted({t for _, t, c in plays if c > 0}))
+    users = np.array(sorted({u for u, _, _ in plays}))
+    x = np.zeros((users.size, tracks.size), np.float32)
+    for u, t, c in plays:
+        if c > 0:
+            x[np.searchsorted(users, u), np.searchsorted(tracks, t)] = 1
+    similarity = item_similarity(
+        csr_matrix(x), tracks, method=method, k=3, negative_weights=True
+    )
+    scores = x @ similarity.matrix.toarray()
+    expected = {}
+    for u, user in enumerate(users):
+        masked = {t for v, t, c in plays if v == user and c > 0} | ({"tC"} if user == "u1" else set())
+        ranked = sorted(
+            (t for t in range(tracks.size) if scores[u, t] > 0 and tracks[t] not in masked),
+            key=lambda t: (-scores[u, t], t),
+        )[:2]
+        expected.update({(user, tracks[t]): (r + 1, scores[u, t]) for r, t in enumerate(ranked)})
+    got = {(r["user_id"], r["track_id"]): (r["rank"], r["score"]) for r in rows}
+    assert got.keys() == expected.keys() and expected
+    for key, (rank, score) in expected.items():
+        assert got[key] == (rank, pytest.approx(score, rel=1e-5))
+    assert {r["source"] for r in rows} == {"item_item"}
 
 
 def _events(spark, rows):
