@@ -225,20 +225,25 @@ def bench_size(
 
 
 def _our_scoring(spark, config: PipelineConfig, week: date, results: dict) -> None:
-    """The candidates stage's ALS scoring alone, from the tables it reads: the week's
-    factors and `played` lists (not cached)."""
-    from jobs.candidates import played_masks, score_candidates
+    """The retrieval pass's ALS scoring alone, from the tables the candidates stage reads:
+    the week's factors and `played` lists (not cached)."""
+    from jobs.candidates import factor_source
+    from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
+    from jobs.scoring import played_masks
     from jobs.tables import read_week
     from schemas import model, played
 
+    listeners = listener_inputs(
+        read_week(spark, config, "user_factors", model.USER_FACTORS, week),
+        None,
+        played_masks(read_week(spark, config, "played", played.PLAYED, week)),
+        None,
+        None,
+    )
+    track_factors = read_week(spark, config, "track_factors", model.TRACK_FACTORS, week)
+
     def scored(k: int):
-        return score_candidates(
-            read_week(spark, config, "user_factors", model.USER_FACTORS, week),
-            read_week(spark, config, "track_factors", model.TRACK_FACTORS, week),
-            played_masks(read_week(spark, config, "played", played.PLAYED, week)),
-            week,
-            k,
-        )
+        return flat_candidates(retrieve(listeners, Sources(k=k, als=factor_source(track_factors))))
 
     with measured(results, "ours_scoring", config.scratch_dir):
         scored(K).toPandas()

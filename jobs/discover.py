@@ -51,6 +51,7 @@ from jobs.ranking import (
     positive_scores,
     rank_scores,
 )
+from jobs.retrieval import flat_candidates
 from jobs.rules import Controls
 from jobs.tables import MissingTable, read_parquet, read_table, read_week, with_schema
 from schemas import candidates as sources
@@ -509,18 +510,21 @@ def listener_rows(
     policy: DataFrame | None,
     likeability: DataFrame | None,
 ) -> DataFrame:
-    """One row per listener with candidates: everything `rank_batch` reads of them."""
-    fields = ["track_id", "source", "score", "rank"]
-    if likeability is not None:
-        candidates = candidates.join(
-            likeability.select("user_id", "track_id", "likeability"),
-            ["user_id", "track_id"],
-            "left",
+    """One row per listener with candidates (the `candidates` table, a list per listener):
+    everything `rank_batch` reads of them."""
+    grouped = candidates.select("user_id", "candidates")
+    if likeability is not None:  # the re-ranker's P(completed play) joins each candidate
+        fields = ["track_id", "source", "score", "rank", "likeability"]
+        grouped = (
+            flat_candidates(candidates)
+            .join(
+                likeability.select("user_id", "track_id", "likeability"),
+                ["user_id", "track_id"],
+                "left",
+            )
+            .groupBy("user_id")
+            .agg(F.collect_list(F.struct(*fields)).alias("candidates"))
         )
-        fields.append("likeability")
-    grouped = candidates.groupBy("user_id").agg(
-        F.collect_list(F.struct(*fields)).alias("candidates")
-    )
     plays = interactions.groupBy("user_id").agg(F.sum("plays").alias("plays"))
     artists = (
         interactions.where(F.col("confidence") > 0)

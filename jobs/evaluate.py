@@ -42,15 +42,17 @@ from pyspark.sql import functions as F
 
 from jobs import playlists as playlists_job
 from jobs import rerank
-from jobs.candidates import masked_by_user, popularity_candidates
+from jobs.candidates import popularity_source, positive_user_items
 from jobs.config import PipelineConfig
 from jobs.entry import run_job
 from jobs.history import played_tracks
 from jobs.ingest import parse_events
 from jobs.matrix import UserItems, to_user_items
 from jobs.metrics import ranking_report
+from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
 from jobs.rules import read_controls
 from jobs.runlog import run_dir
+from jobs.scoring import masked_by_user
 from jobs.tables import read_raw_days, read_table, read_week, table_path, write_week
 from jobs.train_als import fit_spark_model
 from jobs.weeks import days_before
@@ -76,11 +78,10 @@ def discovery_truth(week_events: DataFrame, played_before: DataFrame, skip_ms: i
 
 def popularity_recs(interactions_df: DataFrame, played: DataFrame, week: date, k: int):
     """Top-k by listeners in the look-back window, unplayed, for every listener with history."""
-    users = interactions_df.select("user_id").distinct()
-    masked = masked_by_user(played)
-    return popularity_candidates(users, interactions_df, masked, week, k).select(
-        "user_id", "track_id", "rank"
-    )
+    cold = interactions_df.select("user_id").distinct()  # popularity serves whom it is told
+    listeners = listener_inputs(None, interactions_df, masked_by_user(played), cold, None)
+    sources = Sources(k=k, popularity=popularity_source(positive_user_items(interactions_df)))
+    return flat_candidates(retrieve(listeners, sources)).select("user_id", "track_id", "rank")
 
 
 def implicit_recommend_all(model, user_items: UserItems, k: int, batch: int = 4096):

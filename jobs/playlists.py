@@ -17,7 +17,6 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs import discover as ranking_pass
-from jobs.candidates import nearest_by_cosine
 from jobs.config import PipelineConfig, PlaylistConfig
 from jobs.entry import run_job
 from jobs.policy import write_policy
@@ -28,6 +27,7 @@ from jobs.rules import (
     read_controls,
     remove_disallowed,
 )
+from jobs.scoring import nearest_by_cosine
 from jobs.tables import (
     MissingTable,
     read_control,

@@ -54,6 +54,7 @@ from pyspark.sql import functions as F
 from jobs.config import PipelineConfig, RerankerConfig
 from jobs.entry import run_job
 from jobs.quality import check_output
+from jobs.retrieval import flat_candidates
 from jobs.tables import MissingTable, read_table, read_week, table_path, with_schema, write_week
 from schemas import candidates as candidates_schema
 from schemas import events, model
@@ -367,7 +368,9 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     )
     fitted, metrics = fit_reranker(examples, settings)
 
-    candidates = read_week(spark, config, "candidates", candidates_schema.SCHEMA, week)
+    candidates = flat_candidates(
+        read_week(spark, config, "candidates", candidates_schema.SCHEMA, week)
+    )
     likeability = score_candidates(candidates, *feature_tables(spark, config, week), fitted)
     write_week(likeability, table_path(config, "likeability"), week)
     written = read_week(spark, config, "likeability", schema.LIKEABILITY, week)

@@ -13,9 +13,9 @@ tags (Last.fm, the catalog's optional `artist_tags`), the catalog's `artists.gen
   l2-normalised;
 * `top_k_similar`: per listener, the k items nearest by cosine, played items left out,
   listeners scored in blocks so memory stays bounded for 100k listeners;
-* `tag_candidates`: the source in Spark. The track space is built once on the driver and
-  broadcast; listener partitions stream through `mapInArrow`, each Arrow batch one sparse
-  product (as the audio `content` source does, jobs/candidates.py).
+* `tag_scorer`: the source's batch function. The track space is built once on the driver
+  and broadcast; the retrieval pass (jobs/retrieval.py) scores each listener batch with one
+  sparse product.
 
 Everything is whole-array numpy / scipy.sparse / scikit-learn: no Python loop over rows.
 `jobs/evaluate_tags.py` measures the ranking offline on Last.fm (docs/tags-evaluation.md).
@@ -24,20 +24,16 @@ Everything is whole-array numpy / scipy.sparse / scikit-learn: no Python loop ov
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from scipy.sparse import coo_matrix, csr_matrix, vstack
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
-from jobs.candidates import SCORED, SCORED_DDL, as_candidates, index_frame, masked_csr
-from schemas import candidates as candidates_schema
+from jobs.scoring import SCORED, masked_csr
 
 
 @dataclass(frozen=True)
@@ -293,36 +289,3 @@ def tag_scorer(
                 )
 
     return score
-
-
-def tag_candidates(
-    space: TagSpace, interactions: DataFrame, played: DataFrame, week: date, k: int
-) -> DataFrame:
-    """The `tags` candidates: per listener with plays in the look-back window, the `k`
-    tracks never played whose artist's terms are nearest (cosine) to their profile over
-    `space` (`catalog_tag_space`). `interactions`: (user_id, track_id, confidence);
-    `played`: (user_id, masked: track ids) never to offer (`candidates.played_masks`)."""
-    spark = interactions.sparkSession
-    index = index_frame(spark, space.item_ids, "track_id", "item_index")
-    plays = (
-        interactions.where(F.col("confidence") > 0)
-        .join(index, "track_id")
-        .groupBy("user_id")
-        .agg(
-            # Sorted: the profile's sums then add up in one order wherever the batch runs.
-            F.sort_array(
-                F.collect_list(
-                    F.struct("item_index", F.col("confidence").cast("float").alias("confidence"))
-                )
-            ).alias("plays")
-        )
-    )
-    rows = plays.join(played, "user_id", "left")
-    shipped = spark.sparkContext.broadcast((space.item_ids, space.matrix))
-
-    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        track_ids, track_matrix = shipped.value
-        return tag_scorer(track_ids, track_matrix, k)(batches)
-
-    scored = rows.mapInArrow(score, SCORED_DDL).withColumnRenamed("item_id", "track_id")
-    return as_candidates(scored, candidates_schema.TAGS, week)

@@ -14,16 +14,14 @@ they reach new releases and the long tail, which ALS (trained on plays) cannot:
   listener's, whose centroids lie nearest the profile.
 
 "Nearest" is the cosine between profile and track after centring both on the catalog mean
-(see `content_candidates`). Like the other sources, each is one `mapInArrow` pass over
-listener batches against the broadcast track matrix (jobs/candidates.py), the allowed
-clusters a per-listener gate inside the same product: no listeners x tracks join.
+(see `AudioSpace`). Both are scored in the retrieval pass (jobs/retrieval.py) against the
+broadcast track matrix, the allowed clusters a per-listener gate inside the same product:
+no listeners x tracks join.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -31,9 +29,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.candidates import as_candidates, top_products_of_matrix
 from jobs.config import PlaylistConfig
-from schemas import candidates as candidates_schema
 
 
 def taste_profiles(interactions: DataFrame, track_clusters: DataFrame) -> DataFrame:
@@ -145,85 +141,16 @@ def _mood_masks(
     return content, own
 
 
-# (profiles of a batch, their moods) -> rows x clusters: the clusters each may be offered.
-ClusterChoice = Callable[[np.ndarray, pa.ListArray], np.ndarray]
-QUERIES = pa.schema(
-    [
-        pa.field("user_id", pa.string()),
-        pa.field("factors", pa.list_(pa.float32())),
-        pa.field("groups", pa.list_(pa.int32())),
-    ]
-)
-QUERIES_DDL = "user_id string, factors array<float>, groups array<int>"
-
-
-def _queries(profiles: DataFrame, mean: np.ndarray, choose: ClusterChoice) -> DataFrame:
-    """(user_id, factors, groups) for the scorer: each profile centred on `mean`, and the
-    clusters `choose` allows it; listeners allowed no cluster are left out."""
-
-    def build(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            vectors = batch.column("profile").flatten().to_numpy()
-            vectors = vectors.reshape(batch.num_rows, -1)
-            allowed = choose(vectors, batch.column("moods"))
-            kept = np.flatnonzero(allowed.any(axis=1))
-            allowed = allowed[kept]
-            centred = (vectors[kept] - mean).astype(np.float32)
-            dims = centred.shape[1]
-            yield pa.RecordBatch.from_arrays(
-                [
-                    batch.column("user_id").take(pa.array(kept)),
-                    pa.ListArray.from_arrays(
-                        pa.array(np.arange(0, centred.size + 1, dims), pa.int32()),
-                        pa.array(centred.ravel()),
-                    ),
-                    pa.ListArray.from_arrays(
-                        pa.array(np.r_[0, np.cumsum(allowed.sum(axis=1))], pa.int32()),
-                        pa.array(np.nonzero(allowed)[1], pa.int32()),
-                    ),
-                ],
-                schema=QUERIES,
-            )
-
-    return profiles.select("user_id", "profile", "moods").mapInArrow(build, QUERIES_DDL)
-
-
-def _nearest_tracks(
-    queries: DataFrame, space: TrackSpace, played: DataFrame, week: date, k: int, source: str
-) -> DataFrame:
-    """Top-`k` unplayed tracks per query by the centred cosine, within its clusters."""
-    scored = top_products_of_matrix(
-        queries,
-        space.track_ids,
-        space.features - space.mean,
-        played,
-        k,
-        cosine=True,
-        item_groups=space.clusters,
-    )
-    return as_candidates(scored.withColumnRenamed("item_id", "track_id"), source, week)
-
-
-def _no_candidates(profiles: DataFrame) -> DataFrame:
-    return profiles.sparkSession.createDataFrame([], candidates_schema.SCHEMA)
-
-
-def content_candidates(
-    profiles: DataFrame,
-    track_clusters: DataFrame,
-    played: DataFrame,
-    week: date,
-    k: int,
-    config: PlaylistConfig,
-) -> DataFrame:
-    """Top-`k` tracks per listener within their moods (see `_mood_masks`), by
+@dataclass(frozen=True)
+class AudioSpace:
+    """What the `content` and `exploration` sources score with: the clustered tracks, the
+    clusters' centroids, and which clusters have nothing to explore. Both sources rank the
+    tracks of the clusters a listener may be offered by
 
         sim(p, t) = (p - m) . (t - m) / (|p - m| |t - m|),
 
     p the taste profile, t the track's scaled features, m the catalog's mean vector;
-    tracks the listener played are left out, tracks nobody played are in.
+    tracks the listener played are left out, tracks nobody played are in (jobs/retrieval.py).
 
     Why centred: scaled features are all in [0, 1], so every vector points into the same
     positive orthant and the raw cosine of any two is typically above 0.8: it ranks by
@@ -233,35 +160,45 @@ def content_candidates(
     The cosine ignores distance along that direction, on purpose: a profile is a mean, so
     it sits nearer the middle than the tracks it averages, and the nearest points to it by
     Euclidean distance would be the blandest tracks of the mood."""
+
+    space: TrackSpace
+    centroids: np.ndarray  # clusters x features (zeros for a cluster without a centroid)
+    unexplorable: np.ndarray  # per cluster: no centroid, or no tracks
+    settings: PlaylistConfig
+
+    def content_clusters(self, vectors: np.ndarray, moods: pa.ListArray) -> np.ndarray:
+        """Rows x clusters: each listener's top moods (`_mood_masks`)."""
+        return _mood_masks(moods, self.space.n_clusters, self.settings)[0]
+
+    def exploration_clusters(self, vectors: np.ndarray, moods: pa.ListArray) -> np.ndarray:
+        """Rows x clusters: the `exploration_clusters` clusters nearest each profile
+        (Euclidean distance to their centroids in the scaled space) that are not the
+        listener's own (`_mood_masks`): a listener who only plays one cluster still
+        explores its neighbours."""
+        _, own = _mood_masks(moods, self.space.n_clusters, self.settings)
+        centroid_norms = (self.centroids**2).sum(axis=1)
+        # |p - c|^2 = |p|^2 - 2 p . c + |c|^2: one product for the batch.
+        distances = (
+            (vectors**2).sum(axis=1)[:, None] - 2 * vectors @ self.centroids.T + centroid_norms
+        )
+        distances[own | self.unexplorable] = np.inf
+        nearest = np.argsort(distances, axis=1, kind="stable")[
+            :, : self.settings.exploration_clusters
+        ]
+        allowed = np.zeros_like(own)
+        rows = np.arange(len(vectors))[:, None]
+        allowed[rows, nearest] = np.isfinite(distances[rows, nearest])
+        return allowed
+
+
+def audio_space(
+    track_clusters: DataFrame, clusters: DataFrame, settings: PlaylistConfig
+) -> AudioSpace | None:
+    """The week's `AudioSpace` from `track_clusters` (track_id, cluster, features) and
+    `clusters` (cluster, centroid); None when no track is clustered."""
     space = track_space(track_clusters)
     if space is None:
-        return _no_candidates(profiles)
-    n_clusters = space.n_clusters
-
-    def choose(vectors: np.ndarray, moods: pa.ListArray) -> np.ndarray:
-        return _mood_masks(moods, n_clusters, config)[0]
-
-    queries = _queries(profiles, space.mean, choose)
-    return _nearest_tracks(queries, space, played, week, k, candidates_schema.CONTENT)
-
-
-def exploration_candidates(
-    profiles: DataFrame,
-    track_clusters: DataFrame,
-    clusters: DataFrame,
-    played: DataFrame,
-    week: date,
-    k: int,
-    config: PlaylistConfig,
-) -> DataFrame:
-    """Top-`k` tracks per listener, by the same similarity as `content_candidates`, within
-    the `exploration_clusters` clusters nearest the profile (Euclidean distance to their
-    centroids in the scaled space) that are not the listener's own (see `_mood_masks`),
-    played tracks left out: a listener who only plays one cluster still explores its
-    neighbours."""
-    space = track_space(track_clusters)
-    if space is None:
-        return _no_candidates(profiles)
+        return None
     n_clusters = space.n_clusters
     table = clusters.select("cluster", "centroid").toArrow()
     ids = table.column("cluster").to_numpy()
@@ -274,18 +211,4 @@ def exploration_candidates(
     unexplorable = np.ones(n_clusters, dtype=bool)
     unexplorable[ids[inside]] = False
     unexplorable |= np.bincount(space.clusters, minlength=n_clusters) == 0
-    centroid_norms = (centroids**2).sum(axis=1)
-
-    def choose(vectors: np.ndarray, moods: pa.ListArray) -> np.ndarray:
-        _, own = _mood_masks(moods, n_clusters, config)
-        # |p - c|^2 = |p|^2 - 2 p . c + |c|^2: one product for the batch.
-        distances = (vectors**2).sum(axis=1)[:, None] - 2 * vectors @ centroids.T + centroid_norms
-        distances[own | unexplorable] = np.inf
-        nearest = np.argsort(distances, axis=1, kind="stable")[:, : config.exploration_clusters]
-        allowed = np.zeros_like(own)
-        rows = np.arange(len(vectors))[:, None]
-        allowed[rows, nearest] = np.isfinite(distances[rows, nearest])
-        return allowed
-
-    queries = _queries(profiles, space.mean, choose)
-    return _nearest_tracks(queries, space, played, week, k, candidates_schema.EXPLORATION)
+    return AudioSpace(space, centroids, unexplorable, settings)

@@ -213,15 +213,24 @@ def _week_views(config, con, *tables):
 def test_the_candidates_record_counts_the_table(published):
     config, con = published
     _week_views(config, con, "candidates", "interactions")
+    con.execute(
+        """CREATE OR REPLACE VIEW candidate_rows AS
+        SELECT user_id, c.track_id, c.source FROM candidates, unnest(candidates) AS t(c)"""
+    )
+    listeners = con.execute("SELECT count(*), count(DISTINCT user_id) FROM candidates").fetchone()
+    assert listeners[0] == listeners[1]  # one row per listener
     run = config.runs_dir / f"week={WEEK}"
     record = json.loads((run / "stages" / "candidates.json").read_text())["rows"]
-    per_source = dict(con.execute("SELECT source, count(*) FROM candidates GROUP BY 1").fetchall())
+    per_source = dict(
+        con.execute("SELECT source, count(*) FROM candidate_rows GROUP BY 1").fetchall()
+    )
     assert {source: record[f"candidates_{source}"] for source in per_source} == per_source
     assert record["candidates"] == sum(per_source.values())
+    assert record["candidate_listeners"] == listeners[0]
     # Rows of tracks nobody interacted with in the window: content's and tags' reach.
     cold = dict(
         con.execute(
-            """SELECT source, count(*) FROM candidates
+            """SELECT source, count(*) FROM candidate_rows
             WHERE track_id NOT IN (SELECT track_id FROM interactions) GROUP BY 1"""
         ).fetchall()
     )

@@ -2,6 +2,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from candidate_lists import nested_candidates
 from pyspark.sql import functions as F
 
 from jobs.config import PlaylistConfig, RankingConfig
@@ -81,14 +82,18 @@ def build_discover_weekly(
     catalog)."""
     tracks, albums, artists = catalog_frames
     if interactions is None:
-        interactions = candidates.select("user_id").distinct().select(
-            "user_id",
-            F.lit("off-catalog").alias("track_id"),
-            F.lit(1.0).alias("confidence"),
-            F.lit(100).alias("plays"),
+        interactions = (
+            candidates.select("user_id")
+            .distinct()
+            .select(
+                "user_id",
+                F.lit("off-catalog").alias("track_id"),
+                F.lit(1.0).alias("confidence"),
+                F.lit(100).alias("plays"),
+            )
         )
     pool = build_discover_pool(
-        candidates,
+        nested_candidates(candidates),
         interactions,
         tracks,
         albums,
@@ -111,7 +116,7 @@ def test_discover_weekly_caps_artists_and_length(spark, catalog_frames, controls
                 [("t1", 0.9), ("t2", 0.8), ("t3", 0.7), ("m1", 0.6), ("m2", 0.5)]
             )
         ],
-        schema=candidates_schema.SCHEMA,
+        schema=candidates_schema.FLAT,
     )
     rows = build_discover_weekly(catalog_frames, controls_at(WEEK), candidates, CONFIG).collect()
     # t3 is a third a1 track (cap 2); m2 is past the length of 3.
@@ -274,7 +279,7 @@ def _candidates(spark, rows):
             for rank, track in enumerate(tracks, start=1)
             if track is not None
         ],
-        schema=candidates_schema.SCHEMA,
+        schema=candidates_schema.FLAT,
     )
 
 

@@ -351,7 +351,7 @@ def test_candidates_suite_catches_ranks_past_k_and_unknown_sources(spark):
     }
     rows = [row, {**row, "track_id": "t2", "rank": 301}, {**row, "source": "radio", "rank": 2}]
     params = {"max_rank": 300, "min_rows": 1, "max_rows": None}
-    failed = _failed(spark, rows, candidates.SCHEMA, candidates.suite(), params)
+    failed = _failed(spark, rows, candidates.FLAT, candidates.suite(), params)
     assert failed == [
         "expect_column_values_to_be_between on rank",
         "expect_column_values_to_be_in_set on source",
@@ -372,7 +372,7 @@ def test_uniqueness_is_checked_on_the_rows_whose_key_repeats(spark, monkeypatch,
         {**row, "user_id": "u2", "track_id": "t2", "rank": 2},  # the same row twice
         {**row, "user_id": None, "track_id": None, "source": None},
     ]
-    frame = _frame(spark, [{**r, "week": WEEK} for r in rows], candidates.SCHEMA)
+    frame = _frame(spark, [{**r, "week": WEEK} for r in rows], candidates.FLAT)
     repeated = rows_with_repeated_keys(frame, ["user_id", "source", "track_id"])
     assert sorted((r.user_id, r.track_id, r.rank) for r in repeated.collect()) == [
         ("u1", "t1", 1),

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
+from candidate_lists import nested_candidates
 
 from jobs import rerank
 from jobs.config import RerankerConfig
@@ -215,7 +216,7 @@ def test_scoring_gives_a_probability_to_every_candidate_with_features_and_none_o
         ("u1", "t3", 0.7, 3, "als", WEEK),  # no track features
         ("u2", "t1", 0.6, 1, "als", WEEK),  # no profile
     ]
-    pairs = spark.createDataFrame(rows, schema=candidates.SCHEMA)
+    pairs = spark.createDataFrame(rows, schema=candidates.FLAT)
 
     scored = score_candidates(pairs, *frames, fitted)
 
@@ -258,9 +259,11 @@ def _warehouse(spark, config, rng, feature_weeks):
     frame = spark.createDataFrame(plays, schema=events.EVENTS)
     frame.write.partitionBy("date").parquet(str(table_path(config, "events")))
     write_week(
-        spark.createDataFrame(
-            [(u, t, 1.0, 1, "als", WEEK) for u in users[:5] for t in tracks[:4]],
-            schema=candidates.SCHEMA,
+        nested_candidates(
+            spark.createDataFrame(
+                [(u, t, 1.0, 1, "als", WEEK) for u in users[:5] for t in tracks[:4]],
+                schema=candidates.FLAT,
+            )
         ),
         table_path(config, "candidates"),
         WEEK,

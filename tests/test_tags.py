@@ -4,7 +4,6 @@ candidate source in Spark."""
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -13,20 +12,20 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse import random as sparse_random
 
-from jobs.candidates import masked_by_user
 from jobs.evaluate_tags import (
     audio_recs,
     hold_out_artists,
     leak_free_tags,
     ranked_recs,
 )
+from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
+from jobs.scoring import masked_by_user
 from jobs.tags import (
     catalog_tag_space,
     for_tracks,
     genre_terms,
     listener_profiles,
     normalise_terms,
-    tag_candidates,
     tag_space,
     top_k_similar,
 )
@@ -292,15 +291,17 @@ def test_the_tags_source_reaches_an_artist_nobody_played(spark):
     played = spark.createDataFrame(
         [("u1", "a1"), ("u1", "a2"), ("u2", "c1")], "user_id string, track_id string"
     )
-    week = date(2026, 11, 23)
 
-    scored = tag_candidates(space, interactions, masked_by_user(played), week, k=10)
-    rows = scored.orderBy("user_id").collect()
+    listeners = listener_inputs(None, interactions, masked_by_user(played), None, None)
+    rows = sorted(
+        flat_candidates(retrieve(listeners, Sources(k=10, tags=space))).collect(),
+        key=lambda r: r.user_id,
+    )
 
     # u1 played only A (shoegaze): B, whom nobody played, is theirs; a2 was played, and metal
     # shares nothing with them. u2's C is tagged as D is. u3's play is of no catalog track.
-    assert [(r.user_id, r.track_id, r.rank, r.source, r.week) for r in rows] == [
-        ("u1", "b1", 1, "tags", week),
-        ("u2", "d1", 1, "tags", week),
+    assert [(r.user_id, r.track_id, r.rank, r.source) for r in rows] == [
+        ("u1", "b1", 1, "tags"),
+        ("u2", "d1", 1, "tags"),
     ]
     assert [r.score for r in rows] == pytest.approx([1.0, 1.0])

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.candidates import masked_by_user
 from jobs.config import PlaylistConfig
+from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
+from jobs.scoring import masked_by_user
 from jobs.tables import with_schema
-from jobs.taste import content_candidates, exploration_candidates, taste_profiles
+from jobs.taste import audio_space, taste_profiles
 from schemas.taste import TASTE_PROFILES
 
 WEEK = date(2026, 11, 23)
@@ -122,6 +123,13 @@ PLAYED = [
 ]
 
 
+def _audio_candidates(spark, profiles, tracks, played, k, settings):
+    """Flat content and exploration rows of the retrieval pass over `profiles`."""
+    space = audio_space(_track_clusters_of(spark, tracks), _clusters_of(spark, tracks), settings)
+    listeners = listener_inputs(None, None, played, None, profiles)
+    return flat_candidates(retrieve(listeners, Sources(k=k, audio=space))).collect()
+
+
 @pytest.fixture(scope="module")
 def candidates(spark):
     """{(source, user): [(track, rank, score)]} of both sources on the fixture, k = 3."""
@@ -129,16 +137,10 @@ def candidates(spark):
         [(user, profile, moods) for user, (profile, moods) in PROFILES.items()],
         "user_id string, profile array<double>, moods array<struct<cluster: int, share: double>>",
     )
-    track_clusters = _track_clusters_of(spark, TRACKS)
     played = masked_by_user(spark.createDataFrame(PLAYED, "user_id string, track_id string"))
-    rows = content_candidates(profiles, track_clusters, played, WEEK, 3, SETTINGS).union(
-        exploration_candidates(
-            profiles, track_clusters, _clusters_of(spark, TRACKS), played, WEEK, 3, SETTINGS
-        )
-    )
+    rows = _audio_candidates(spark, profiles, TRACKS, played, 3, SETTINGS)
     got = {}
-    for row in rows.orderBy("source", "user_id", "rank").collect():
-        assert row["week"] == WEEK
+    for row in sorted(rows, key=lambda r: (r["source"], r["user_id"], r["rank"])):
         got.setdefault((row["source"], row["user_id"]), []).append(
             (row["track_id"], row["rank"], row["score"])
         )
@@ -224,9 +226,11 @@ def test_the_nearest_track_is_the_closest_in_taste_not_the_raw_cosine(spark):
     played = masked_by_user(
         spark.createDataFrame([("u", "played")], "user_id string, track_id string")
     )
-    rows = content_candidates(
-        profiles, _track_clusters_of(spark, tracks), played, WEEK, 2, PlaylistConfig()
-    ).collect()
+    rows = [
+        r
+        for r in _audio_candidates(spark, profiles, tracks, played, 2, PlaylistConfig())
+        if r["source"] == "content"
+    ]
     # Centred on the catalog mean (0.45, 0.5): alike 1.0, dull 0.55.
     assert [(r["track_id"], r["rank"]) for r in sorted(rows, key=lambda r: r["rank"])] == [
         ("alike", 1),
