@@ -452,7 +452,7 @@ def rank_batch(
         "blend_score": pa.array(blend, pa.float32()),
         "ranker_score": pa.array(ranker_score, pa.float32(), from_pandas=True),
         "score": pa.array(score, pa.float32()),
-        "source": pa.array(np.asarray(sources.SOURCES)[named], pa.string()),
+        "source": pa.array(sources.SOURCES, pa.string()).take(pa.array(named)),
         "boosted": pa.array(boosted),
         "campaign_id": _campaign_ids(catalog, tracks, boosted),
         "position": pa.array(np.where(positions > 0, positions, None), pa.int32()),

@@ -304,7 +304,7 @@ def _gathered(batch: pa.RecordBatch, scored: list[tuple[int, pa.RecordBatch]]) -
     candidates = _lists(
         {
             "track_id": parts.column("item_id").take(pa.array(order)),
-            "source": pa.array(np.asarray(schema.SOURCES)[source[order]], pa.string()),
+            "source": pa.array(schema.SOURCES, pa.string()).take(pa.array(source[order])),
             "score": parts.column("score").take(pa.array(order)),
             "rank": pa.array(rank[order], pa.int32()),
         },

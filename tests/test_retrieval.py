@@ -246,3 +246,33 @@ def test_one_row_per_listener_with_every_source_in_order_and_none_without_candid
         assert keys == sorted(keys), user
     assert {c["source"] for c in rows["u2"]} == {"als", "popularity", "item_item"}
     assert {c["source"] for c in rows["u3"]} <= {"item_item"}  # no factors, not cold
+
+
+def test_a_large_batch_gathers_into_one_row_per_listener():
+    # 1.2M candidates in one batch: large enough that pyarrow splits a numpy string array
+    # of the source names into chunks, which a list column cannot take.
+    import pyarrow as pa
+
+    from jobs.retrieval import _gathered
+    from jobs.scoring import SCORED
+
+    listeners, k = 4_000, 300
+    user_ids = np.array([f"u{i:05d}" for i in range(listeners)], dtype=object)
+    rank = np.tile(np.arange(k, 0, -1, dtype=np.int32), listeners)  # worst first: sorted after
+    scored = pa.RecordBatch.from_arrays(
+        [
+            pa.array(np.repeat(user_ids, k), pa.string()),
+            pa.array(np.char.add("t", rank.astype(str)).astype(object), pa.string()),
+            pa.array(1.0 / rank, pa.float32()),
+            pa.array(rank),
+        ],
+        schema=SCORED,
+    )
+    batch = pa.RecordBatch.from_arrays([pa.array(user_ids, pa.string())], names=["user_id"])
+    lly = candidates_schema.SOURCES.index(candidates_schema.LISTENERS_LIKE_YOU)
+    gathered = _gathered(batch, [(lly, scored)])
+    assert gathered.num_rows == listeners
+    first = gathered.column("candidates")[0].as_py()
+    assert [c["rank"] for c in first] == list(range(1, k + 1))
+    assert {c["source"] for c in first} == {candidates_schema.LISTENERS_LIKE_YOU}
+    assert gathered.column("user_id").to_pylist() == list(user_ids)
