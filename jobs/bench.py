@@ -129,7 +129,7 @@ def bench_size(
     from jobs.evaluate import discovery_truth, popularity_recs
     from jobs.history import played_tracks
     from jobs.matrix import to_user_items
-    from jobs.metrics import ndcg_at_k
+    from jobs.metrics import artist_diversity, ndcg_at_k
     from jobs.pipeline import STAGES
     from jobs.sample_data import generate
     from jobs.spark import spark_session
@@ -197,12 +197,16 @@ def bench_size(
         )
         truth = discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
 
+        track_artists = tracks_df.select("track_id", "artist_id").toPandas()
+
         def ndcg(recs: pd.DataFrame) -> float:
             return ndcg_at_k(truth, recs, K)
 
         published = table_path(config, "playlists") / f"week={data_week}"
         ours = pd.read_parquet(published / "playlist_type=discover_weekly")
-        results["ndcg_ours"] = ndcg(ours.rename(columns={"position": "rank"}))
+        ours = ours.rename(columns={"position": "rank"})
+        results["ndcg_ours"] = ndcg(ours)
+        results["artists_ours"] = artist_diversity(ours, K, track_artists)
         interactions_df = read_week(
             spark, config, "interactions", interactions_schema.SCHEMA, data_week
         )
@@ -216,7 +220,9 @@ def bench_size(
         results["nonzeros"] = int(user_items.matrix.nnz)
         with measured(results, "ours_train_als_call", config.scratch_dir):
             train_als.train_als(user_items, config.als)
-        results["ndcg_implicit"] = ndcg(_raw_implicit(user_items, config, results))
+        implicit_recs = _raw_implicit(user_items, config, results)
+        results["ndcg_implicit"] = ndcg(implicit_recs)
+        results["artists_implicit"] = artist_diversity(implicit_recs, K, track_artists)
         if events <= spark_max_events:
             results["ndcg_spark"] = ndcg(_spark_mllib(user_items, config, spark, results))
     finally:
@@ -301,6 +307,11 @@ def report(all_results: list[dict]) -> str:
             f"{results['generated_events']:>12,} NDCG@30 "
             + "  ".join(f"{name} {value:.4f}" for name, value in ndcgs.items())
         )
+        artists = {k[8:]: v for k, v in results.items() if k.startswith("artists_")}
+        lines.append(
+            f"{results['generated_events']:>12,} artists per track "
+            + "  ".join(f"{name} {value:.3f}" for name, value in artists.items())
+        )
     largest = all_results[-1]
     compared = [r for r in all_results if "ndcg_spark" in r] or [largest]
     spark_row = compared[-1]
@@ -325,6 +336,7 @@ def report(all_results: list[dict]) -> str:
         "ndcg_vs_pop": ratio(largest.get("ndcg_ours"), largest.get("ndcg_popularity")),
         "events": str(largest["generated_events"]),
         "ndcg_vs_implicit": ratio(largest.get("ndcg_ours"), largest.get("ndcg_implicit")),
+        "artists_per_track": f"{largest.get('artists_ours', float('nan')):.3f}",
         "e2e_seconds": f"{seconds(largest, 'ours_end_to_end'):.0f}",
     }
     lines.append("bench: " + " ".join(f"{name}={value}" for name, value in figures.items()))
