@@ -44,10 +44,10 @@ class InteractionsConfig:
 def _default_source_weights() -> dict[str, float]:
     # Keys are the candidate `source` values (schemas/candidates.py). A mature listener's.
     # `content` earns nothing here: NDCG@30 of next-week discoveries (bench data, 1M
-    # events) fell monotonically with its weight, 0.0625 at 0 to 0.0497 at 0.3 (README,
-    # "Source weights"); it serves new listeners, and the exploration slots carry audio
-    # discovery for everyone. `tags` is blended at 0 until measured the same way (its
-    # offline recall: docs/tags-evaluation.md).
+    # events) fell monotonically with its weight, 0.0625 at 0 to 0.0497 at 0.3
+    # (docs/performance-history.md, "Source weights"); it serves new listeners, and the
+    # exploration slots carry audio discovery for everyone. `tags` is blended at 0 until
+    # measured the same way (its offline recall: docs/tags-evaluation.md).
     return {
         "als": 1.0,
         "listeners_like_you": 0.1,
@@ -76,7 +76,9 @@ class PlaylistConfig:
 
     length: int = 30
     candidates_per_user: int = 300
-    max_tracks_per_artist: int = 2
+    # A hard cap; `[ranking] artist_penalty` spreads the picks below it. 4 with a penalty
+    # of 0.075, not a cap of 2: +9% NDCG@30 at more artists per track (docs/ranking.md).
+    max_tracks_per_artist: int = 4
     release_radar_days: int = 7
     scoring_batch_rows: int = 2048
     neighbours: int = 50  # "listeners like you": nearest users by cosine over ALS factors
@@ -109,7 +111,7 @@ class PlaylistConfig:
     exploration_clusters: int = 2  # nearby clusters, not yet the listener's, explored
     exploration_share: float = 0.2  # of Discover Weekly's slots, kept for exploration
     # 2, not 1: with at most 2 per artist it only lets an artist's two be from one record,
-    # and 1 cost 7-9% of NDCG@30 on the bench worlds (README, "Caps").
+    # and 1 cost 7-9% of NDCG@30 on the bench worlds (docs/performance-history.md, "Caps").
     max_tracks_per_album: int = 2
     max_cluster_share: float = 0.5  # of Discover Weekly's slots, from any one cluster
 
@@ -185,10 +187,13 @@ class RankingConfig:
     # keeps: the blend's best main and exploration candidates per listener.
     pool_per_user: int = 100
     explore_window: int = 50
-    shortlist_per_artist: int = 3
+    # One more than the artist cap, so that a capped artist's next track can stand in.
+    shortlist_per_artist: int = 5
     # Relevance (each listener's scores scaled to [0, 1]) lost per track of the same
     # artist, and of the same audio cluster, already picked; the caps stay upper bounds.
-    artist_penalty: float = 0.0
+    # 0.075: the most accurate penalty measured whose playlists are at least as varied as
+    # the old cap of 2 made them (docs/ranking.md, "Caps against penalties").
+    artist_penalty: float = 0.075
     cluster_penalty: float = 0.0
 
 

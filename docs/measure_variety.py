@@ -1,0 +1,99 @@
+"""Discover Weekly's accuracy and artist variety under other variety settings, ranked
+afresh from one built week's tables, with the week's ranker (the figures in
+docs/ranking.md, "With exploration's slots"); every other setting is the config's. Run
+after `weekly-playlists bench`, on its warehouse:
+
+    WP_HOME=<bench root>/events-1000000 python docs/measure_variety.py 2026-11-16
+
+Each line: the settings, NDCG@30 against the week after's first plays, distinct artists
+per track, and the share of the playlists' slots that exploration filled."""
+
+import sys
+from dataclasses import replace
+from datetime import date, timedelta
+
+from pyspark.sql import functions as F
+
+from jobs.config import PipelineConfig
+from jobs.evaluate import discovery_truth
+from jobs.history import played_tracks
+from jobs.ingest import parse_events
+from jobs.metrics import artist_diversity, ndcg_at_k
+from jobs.playlists import discover_weekly
+from jobs.rules import read_controls
+from jobs.spark import spark_session
+from jobs.tables import read_raw_days, read_table
+from jobs.weeks import days_before
+from schemas import catalog, events
+from schemas.playlists import SOURCE_EXPLORATION
+
+K = 30
+# (label, max per artist, artist penalty, cluster penalty, exploration share); the
+# shortlist keeps one track per artist more than the cap allows, and at least 3.
+VARIANTS = [
+    ("2 per artist, exploration 0.2", 2, 0.0, 0.0, 0.2),
+    ("2 per artist, exploration 0", 2, 0.0, 0.0, 0.0),
+    ("2 per artist, exploration 0.1", 2, 0.0, 0.0, 0.1),
+    ("3 per artist, exploration 0.2", 3, 0.0, 0.0, 0.2),
+    ("3 per artist, penalty 0.05, exploration 0.2", 3, 0.05, 0.0, 0.2),
+    ("3 per artist, penalty 0.1, exploration 0.2", 3, 0.1, 0.0, 0.2),
+    ("3 per artist, penalty 0.2, exploration 0.2", 3, 0.2, 0.0, 0.2),
+    ("4 per artist, penalty 0.05, exploration 0.2", 4, 0.05, 0.0, 0.2),
+    ("4 per artist, penalty 0.075, exploration 0.2", 4, 0.075, 0.0, 0.2),
+    ("4 per artist, penalty 0.1, exploration 0.2", 4, 0.1, 0.0, 0.2),
+    ("4 per artist, penalty 0.15, exploration 0.2", 4, 0.15, 0.0, 0.2),
+    ("4 per artist, penalty 0.25, exploration 0.2", 4, 0.25, 0.0, 0.2),
+    ("5 per artist, penalty 0.1, exploration 0.2", 5, 0.1, 0.0, 0.2),
+    ("no cap, penalty 0.15, exploration 0.2", 30, 0.15, 0.0, 0.2),
+    ("no cap, penalty 0.25, exploration 0.2", 30, 0.25, 0.0, 0.2),
+    ("4 per artist, penalty 0.15, cluster 0.02, expl. 0.2", 4, 0.15, 0.02, 0.2),
+    ("no cap, no penalty, exploration 0", 30, 0.0, 0.0, 0.0),
+]
+
+
+def main(week: date) -> None:
+    config = replace(PipelineConfig.load(), hive_catalog=False)  # reads files only
+    spark = spark_session(config, "measure-variety")
+    tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+    played = played_tracks(read_table(spark, config, "events", events.EVENTS), week).cache()
+    next_week = week + timedelta(days=7)
+    week_events, _ = parse_events(
+        read_raw_days(spark, config.raw_events_dir, days_before(next_week, 7)),
+        tracks,
+        week,
+        next_week,
+    )
+    truth = discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
+    track_artists = tracks.select("track_id", "artist_id").toPandas()
+    controls = read_controls(spark, config, week)
+    for label, per_artist, penalty, cluster_penalty, exploration in VARIANTS:
+        variant = replace(
+            config,
+            playlists=replace(
+                config.playlists,
+                max_tracks_per_artist=per_artist,
+                exploration_share=exploration,
+            ),
+            ranking=replace(
+                config.ranking,
+                artist_penalty=penalty,
+                cluster_penalty=cluster_penalty,
+                shortlist_per_artist=max(3, per_artist + 1),
+            ),
+        )
+        built = discover_weekly(spark, variant, week, controls).select(
+            "user_id", "track_id", F.col("position").alias("rank"), "source"
+        )
+        recs = built.toPandas()
+        explored = (recs["source"] == SOURCE_EXPLORATION).mean()
+        print(
+            f"{label:<52} NDCG@30 {ndcg_at_k(truth, recs, K):.4f}  "
+            f"artists/track {artist_diversity(recs, K, track_artists):.3f}  "
+            f"exploration {explored:.2f}",
+            flush=True,
+        )
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main(date.fromisoformat(sys.argv[1]))
