@@ -282,12 +282,14 @@ class PipelineConfig:
         if config_file:
             with open(config_file, "rb") as handle:
                 settings = tomllib.load(handle)
-        home = Path(env.get("WP_HOME") or settings.pop("home", None) or Path.cwd() / "var")
-        home = home.resolve()
+        # A location is taken out of the file's settings whether or not a WP_* variable
+        # overrides it: left in, the file's value would replace the variable's below.
+        from_file = settings.pop("home", None)
+        home = Path(env.get("WP_HOME") or from_file or Path.cwd() / "var").resolve()
 
         def location(name: str, default: Path) -> Path:
-            chosen = env.get(f"WP_{name.upper()}") or settings.pop(name, None) or default
-            return Path(chosen).resolve()
+            from_file = settings.pop(name, None)
+            return Path(env.get(f"WP_{name.upper()}") or from_file or default).resolve()
 
         config = cls(
             home=home,

@@ -27,6 +27,22 @@ def test_file_sets_nested_values_and_env_overrides_locations(tmp_path):
     assert config.warehouse_dir == Path("/shared/wh")
 
 
+def test_wp_variables_win_over_the_files_locations(tmp_path):
+    file = tmp_path / "wp.toml"
+    file.write_text(
+        f'home = "{tmp_path / "file-home"}"\n'
+        f'warehouse_dir = "{tmp_path / "file-warehouse"}"\n'
+        f'scratch_dir = "{tmp_path / "file-scratch"}"\n'
+    )
+    env = {"WP_HOME": str(tmp_path / "env-home"), "WP_WAREHOUSE_DIR": str(tmp_path / "env-wh")}
+    config = PipelineConfig.load(file, env=env)
+    assert config.home == tmp_path / "env-home"
+    assert config.warehouse_dir == tmp_path / "env-wh"
+    # What the environment leaves unsaid, the file says; what neither says derives from home.
+    assert config.scratch_dir == tmp_path / "file-scratch"
+    assert config.runs_dir == tmp_path / "env-home" / "runs"
+
+
 def test_unknown_setting_is_named(tmp_path):
     file = tmp_path / "wp.toml"
     file.write_text("[als]\nfactorz = 16\n")
