@@ -49,6 +49,17 @@ def test_a_clearly_better_source_gets_more_weight_up_to_the_bound():
     assert choice.draws["content"] == pytest.approx(0.9, abs=0.02)
 
 
+def test_exploration_keeps_its_share_when_it_does_as_well_as_the_blend():
+    # Exploration's share scales with its draw relative to the blend's mean draw: as good
+    # as the blend keeps the fixed 20%, half again as good gets 30%.
+    logged = {"als": 0.5, "content": 0.15, "popularity": 0.15, policy.EXPLORATION: 0.2}
+    for exploration_rate, share in ((0.3, 0.2), (0.45, 0.3)):
+        counts = {arm: _confident(0.3, 1_000_000) for arm in SOURCES}
+        counts[policy.EXPLORATION] = _confident(exploration_rate, 1_000_000)
+        choice = policy.choose(counts, SOURCES, 0.2, logged, BOUNDS, np.random.default_rng(3))
+        assert choice.exploration_share == pytest.approx(share, rel=0.02)
+
+
 def test_without_feedback_the_choice_is_seeded_and_within_the_bounds():
     logged = {"als": 0.8, policy.EXPLORATION: 0.2}
     first = policy.choose({}, SOURCES, 0.2, logged, BOUNDS, np.random.default_rng(7))

@@ -270,3 +270,67 @@ def test_the_rules_suite_fails_on_a_violation_and_names_the_rule(
     assert "1 of 11 expectations failed" in message
     assert "violates_explicit_filter" in message
     assert "discover_weekly of u1, position 1, track t1: explicit, filter on" in message
+
+
+def test_spark_and_the_explorer_agree_on_the_rules_in_force_at_the_publish_moment(spark, tmp_path):
+    """The rules in force are written twice: Spark (jobs/rules.py) for the pipeline, DuckDB
+    SQL (jobs/explore/data.py) for the explorer. The same control rows, many exactly at
+    the publish moment (00:00 UTC of the week's Monday), must give both the same answer,
+    and the one written here."""
+    import pyarrow as pa
+
+    from jobs.config import PipelineConfig
+    from jobs.explore import data
+    from jobs.sample_data import arrow_schema, arrow_table, write_table
+    from jobs.tables import read_control
+
+    second = timedelta(seconds=1)
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    lapses_now = NOW - timedelta(days=config.playlists.hide_days)  # made hide_days ago
+    hide_rows = [
+        ("u1", "track", "lapses_now", "hide", lapses_now, None),
+        ("u1", "track", "lapses_next_second", "hide", lapses_now + second, None),
+        ("u1", "track", "made_now", "hide", NOW, None),
+        ("u1", "track", "made_a_second_before", "hide", NOW - second, None),
+        ("u1", "artist", "withdrawn_now", "dont_suggest", days_ago(400), NOW),
+        ("u1", "artist", "withdrawn_next_second", "dont_suggest", days_ago(400), NOW + second),
+        ("u1", "artist", "standing", "dont_suggest", days_ago(400), None),
+        ("u2", "track", "someone_elses", "hide", days_ago(1), None),
+    ]
+    rule_rows = [
+        ("track", "ends_now", "rights_expired", days_ago(5), NOW),
+        ("track", "ends_next_second", "rights_expired", days_ago(5), NOW + second),
+        ("artist", "starts_now", "policy", NOW, None),
+        ("artist", "starts_next_second", "policy", NOW + second, None),
+    ]
+    for name, table_schema, rows in (
+        ("user_hides", controls.USER_HIDES, hide_rows),
+        ("platform_rules", controls.PLATFORM_RULES, rule_rows),
+    ):
+        types = arrow_schema(table_schema).types
+        columns = [pa.array([row[i] for row in rows], kind) for i, kind in enumerate(types)]
+        write_table(config.controls_dir / name, arrow_table(table_schema, columns))
+
+    hidden = {
+        "track": {"lapses_next_second", "made_a_second_before"},
+        "artist": {"withdrawn_next_second", "standing"},
+    }
+    blocked = {"track": {"ends_next_second"}, "artist": {"starts_now"}}
+
+    in_spark = hides_in_force(
+        read_control(spark, config, "user_hides"), WEEK, config.playlists.hide_days
+    )
+    spark_hidden = _pairs(in_spark.where("user_id = 'u1'"), "item_type", "item_id")
+    assert spark_hidden == sorted((kind, item) for kind, items in hidden.items() for item in items)
+    spark_blocked = _pairs(
+        blocks_in_force(read_control(spark, config, "platform_rules"), WEEK), "item_type", "item_id"
+    )
+    assert spark_blocked == sorted(
+        (kind, item) for kind, items in blocked.items() for item in items
+    )
+
+    in_duckdb = data.controls_at(config, WEEK, "u1")
+    assert in_duckdb.hidden_tracks == hidden["track"]
+    assert in_duckdb.hidden_artists == hidden["artist"]
+    assert in_duckdb.blocked_tracks == blocked["track"]
+    assert in_duckdb.blocked_artists == blocked["artist"]

@@ -25,6 +25,16 @@ def test_previous_rows_reads_last_weeks_stage_record(tmp_path):
     assert previous_rows(config, WEEK, "candidates") == {}
 
 
+def test_a_week_that_recorded_no_rows_is_not_a_week_that_never_ran(tmp_path):
+    config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
+    stages = run_dir(config, date(2026, 11, 16)) / "stages"
+    stages.mkdir(parents=True)
+    record = {"stage": "candidates", "rows": {"candidates": 0}, "seconds": 1.0}
+    (stages / "candidates.json").write_text(json.dumps(record))
+    assert previous_rows(config, WEEK, "candidates") == {"candidates": 0}
+    assert previous_rows(config, WEEK, "interactions") == {}
+
+
 def test_a_second_holder_of_the_week_is_refused_and_told_who_holds_it(tmp_path):
     import pytest
 

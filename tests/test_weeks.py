@@ -1,8 +1,8 @@
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from jobs.weeks import days_before, parse_week, week_for_run, weeks_between
+from jobs.weeks import days_before, monday_on_or_before, parse_week, week_for_run, weeks_between
 
 UTC = timezone.utc
 
@@ -36,6 +36,18 @@ def test_zero_width_interval_uses_the_monday_of_the_logical_date():
     # Bare cron / manual run / `dags test 2026-11-25`: interval is a point in time.
     moment = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
     assert week_for_run(None, moment, moment, moment) == date(2026, 11, 23)
+
+
+def test_a_moment_is_placed_in_its_utc_week_whatever_its_time_zone():
+    # Monday 01:00 in Berlin's summer time is still Sunday 23:00 UTC: last week's Monday.
+    berlin_summer = timezone(timedelta(hours=2))
+    assert monday_on_or_before(datetime(2026, 11, 23, 1, 0, tzinfo=berlin_summer)) == date(
+        2026, 11, 16
+    )
+    # Sunday 20:00 in New York is Monday 01:00 UTC: that Monday.
+    new_york = timezone(timedelta(hours=-5))
+    assert monday_on_or_before(datetime(2026, 11, 22, 20, 0, tzinfo=new_york)) == date(2026, 11, 23)
+    assert monday_on_or_before(date(2026, 11, 25)) == date(2026, 11, 23)
 
 
 def test_manual_run_without_logical_date_uses_interval_end():
