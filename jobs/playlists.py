@@ -335,6 +335,39 @@ def discover_weekly(
     )
 
 
+def release_radar(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    controls: Controls,
+    releases: DataFrame,
+    model_version: str,
+) -> DataFrame:
+    """The week's Release Radar rows from its tables and `new_releases` (not written)."""
+    tracks, artists = (_catalog_table(spark, config, n) for n in ("tracks", "artists"))
+    similar = similar_artists(
+        artist_vectors(
+            read_week(spark, config, "track_factors", model.TRACK_FACTORS, week), tracks
+        ),
+        releases.select("artist_id"),
+        config.playlists.similar_artists,
+    )
+    interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
+    return build_release_radar(
+        release_radar_artists(
+            cared_artists(interactions, read_control(spark, config, "follows"), tracks, week),
+            similar,
+        ),
+        releases,
+        tracks,
+        artists,
+        controls,
+        model_version,
+        week,
+        config.playlists,
+    )
+
+
 def _model_version(spark: SparkSession, config: PipelineConfig, week: date) -> str:
     return read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
 
@@ -366,26 +399,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
         pool, artists, _track_moods(spark, config, week), model_version, week
     ).cache()
     releases = new_releases(tracks, albums, week, config.playlists).cache()
-    similar = similar_artists(
-        artist_vectors(
-            read_week(spark, config, "track_factors", model.TRACK_FACTORS, week), tracks
-        ),
-        releases.select("artist_id"),
-        settings.similar_artists,
-    )
-    radar = build_release_radar(
-        release_radar_artists(
-            cared_artists(interactions, read_control(spark, config, "follows"), tracks, week),
-            similar,
-        ),
-        releases,
-        tracks,
-        artists,
-        controls,
-        model_version,
-        week,
-        settings,
-    )
+    radar = release_radar(spark, config, week, controls, releases, model_version)
     staged = staged_week(config, "playlists", week)
     shutil.rmtree(staged, ignore_errors=True)
     discover.unionByName(radar).drop("week").write.partitionBy("playlist_type").parquet(str(staged))

@@ -1,0 +1,53 @@
+"""What Release Radar costs beside Discover Weekly's ranking pass, on one built week (the
+figures in docs/ranking.md, "Release Radar: in the pass or not"). Run after
+`weekly-playlists bench`, on its warehouse:
+
+    WP_HOME=<bench root>/events-10000000 python docs/measure_release_radar.py 2026-11-16
+
+Each is computed afresh from the week's tables into Spark's `noop` sink (nothing written),
+three times; the lines give each run's seconds, then the rows."""
+
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+
+from pyspark.sql import functions as F
+
+from jobs.config import PipelineConfig
+from jobs.discover import discover_pool
+from jobs.playlists import new_releases, release_radar
+from jobs.rules import read_controls
+from jobs.spark import spark_session
+from jobs.tables import read_week
+from schemas import catalog
+from schemas import played as played_schema
+
+RUNS = 3
+
+
+def main(week: date) -> None:
+    config = replace(PipelineConfig.load(), hive_catalog=False)  # reads files only
+    spark = spark_session(config, "measure-release-radar")
+    played_pairs = read_week(spark, config, "played", played_schema.PLAYED, week).select(
+        "user_id", F.explode("track_ids").alias("track_id")
+    )
+    controls = replace(read_controls(spark, config, week), played=played_pairs.cache())
+    tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+    albums = spark.read.schema(catalog.ALBUMS).parquet(str(config.catalog_dir / "albums"))
+    releases = new_releases(tracks, albums, week, config.playlists).cache()
+    built = {
+        "discover weekly pass": lambda: discover_pool(spark, config, week, controls),
+        "release radar": lambda: release_radar(spark, config, week, controls, releases, "measured"),
+    }
+    for name, frame in built.items():
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            frame().write.format("noop").mode("overwrite").save()
+            print(f"{name:<22} {time.perf_counter() - started:7.1f} s", flush=True)
+        print(f"{name:<22} {frame().count():,} rows", flush=True)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main(date.fromisoformat(sys.argv[1]))
