@@ -403,3 +403,52 @@ def flat_candidates(candidates: DataFrame) -> DataFrame:
     week = ["week"] if "week" in candidates.columns else []
     flat = candidates.select("user_id", F.inline("candidates"), *week)
     return flat.select("user_id", "track_id", "score", "rank", "source", *week)
+
+
+def candidate_checks(candidates: DataFrame) -> DataFrame:
+    """One row per listener of the `candidates` table, what its suite checks
+    (schemas/candidates.py CHECKS), computed on each listener's list in place: no row per
+    candidate, no shuffle (at the 10M bench, checking 75M flat rows took 200 s)."""
+    listed = F.col("candidates")
+
+    def distinct_pairs(field: str) -> F.Column:
+        # As strings: Spark's array_distinct hashes atomic values, but compares structs
+        # pair by pair (1,800 candidates: 1.6M comparisons per listener).
+        return F.size(
+            F.array_distinct(
+                F.transform(
+                    listed, lambda c: F.concat_ws("\u0000", c["source"], c[field].cast("string"))
+                )
+            )
+        )
+
+    known = F.array(*(F.lit(source) for source in schema.SOURCES))
+    return candidates.select(
+        "user_id",
+        "week",
+        F.size(listed).alias("candidates"),
+        F.size(
+            F.filter(
+                listed,
+                lambda c: (
+                    c["track_id"].isNull()
+                    | c["source"].isNull()
+                    | c["score"].isNull()
+                    | c["rank"].isNull()
+                ),
+            )
+        ).alias("incomplete"),
+        F.array_join(
+            F.array_distinct(
+                F.filter(
+                    F.transform(listed, lambda c: c["source"]),
+                    lambda s: ~F.array_contains(known, s),
+                )
+            ),
+            ",",
+        ).alias("unknown_sources"),
+        (F.size(listed) - distinct_pairs("track_id")).alias("repeated_tracks"),
+        (F.size(listed) - distinct_pairs("rank")).alias("repeated_ranks"),
+        F.array_min(F.transform(listed, lambda c: c["rank"])).alias("min_rank"),
+        F.array_max(F.transform(listed, lambda c: c["rank"])).alias("max_rank"),
+    )

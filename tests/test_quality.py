@@ -11,10 +11,12 @@ import json
 import re
 
 import pytest
+from candidate_lists import nested_candidates
 from pyspark.sql.types import StructField, StructType
 
 from jobs import quality
 from jobs.quality import ValidationFailed, rows_with_repeated_keys, validate
+from jobs.retrieval import candidate_checks
 from jobs.runlog import skip_share_bounds
 from schemas import candidates, events, interactions, model, playlists, raw_events
 
@@ -340,22 +342,59 @@ def test_factors_suite_passes_a_healthy_model_and_catches_nan_collapse_and_missi
     ]
 
 
+def _candidate_checks(spark, rows: list[dict]):
+    """The `candidates` suite's per-listener rows of flat candidate `rows`, nested as the
+    retrieval pass writes them."""
+    flat = _frame(spark, [{**r, "week": WEEK} for r in rows], candidates.FLAT)
+    return candidate_checks(nested_candidates(flat))
+
+
+CANDIDATE = {"user_id": "u1", "track_id": "t1", "score": 1.0, "rank": 1, "source": "als"}
+CANDIDATE_PARAMS = {"max_rank": 300, "min_rows": 1, "max_rows": None}
+
+
 def test_candidates_suite_catches_ranks_past_k_and_unknown_sources(spark):
-    row = {
-        "user_id": "u1",
-        "track_id": "t1",
-        "score": 1.0,
-        "rank": 1,
-        "source": "als",
-        "week": WEEK,
-    }
+    row = CANDIDATE
     rows = [row, {**row, "track_id": "t2", "rank": 301}, {**row, "source": "radio", "rank": 2}]
-    params = {"max_rank": 300, "min_rows": 1, "max_rows": None}
-    failed = _failed(spark, rows, candidates.FLAT, candidates.suite(), params)
+    failed = _failed(
+        spark, _candidate_checks(spark, rows), None, candidates.suite(), CANDIDATE_PARAMS
+    )
     assert failed == [
-        "expect_column_values_to_be_between on rank",
-        "expect_column_values_to_be_in_set on source",
+        "expect_column_values_to_be_between on max_rank",
+        "expect_column_values_to_be_in_set on unknown_sources",
     ]
+
+
+def test_candidates_suite_catches_repeats_within_a_source_incomplete_rows_and_the_total(spark):
+    row = CANDIDATE
+    rows = [
+        row,
+        {**row, "track_id": "t2", "rank": 2},
+        {**row, "rank": 3},  # t1 again from als
+        {**row, "source": "content"},  # t1 from another source: allowed
+        {**row, "user_id": "u2", "track_id": "t2", "rank": 2},
+        {**row, "user_id": "u2", "track_id": "t3", "rank": 2},  # rank 2 twice
+        {**row, "user_id": "u3", "score": None},
+    ]
+    checks = _candidate_checks(spark, rows)
+    counted = {
+        r.user_id: (r.repeated_tracks, r.repeated_ranks, r.incomplete) for r in checks.collect()
+    }
+    assert counted == {"u1": (1, 0, 0), "u2": (0, 1, 0), "u3": (0, 0, 1)}
+    params = {**CANDIDATE_PARAMS, "min_rows": 10, "max_rows": 20}
+    with pytest.raises(ValidationFailed) as failure:
+        validate(checks, candidates.suite(), params)
+    summary = failure.value.summary
+    assert summary.evaluated == len(candidates.suite().expectations)
+    failed = sorted(line.split(":")[0] for line in summary.failed)
+    assert failed == [
+        "expect_column_sum_to_be_between on candidates min_value=10.0, max_value=20.0",
+        "expect_column_values_to_be_in_set on incomplete value_set=[0]",
+        "expect_column_values_to_be_in_set on repeated_ranks value_set=[0]",
+        "expect_column_values_to_be_in_set on repeated_tracks value_set=[0]",
+    ]
+    clean = [row, {**row, "track_id": "t2", "rank": 2}, {**row, "source": "content"}]
+    assert validate(_candidate_checks(spark, clean), candidates.suite(), CANDIDATE_PARAMS).success
 
 
 @pytest.mark.parametrize("listed_hashes", [quality._MAX_LISTED_HASHES, 0], ids=["listed", "joined"])
@@ -380,11 +419,18 @@ def test_uniqueness_is_checked_on_the_rows_whose_key_repeats(spark, monkeypatch,
         ("u2", "t2", 2),
         ("u2", "t2", 2),
     ]
-    params = {"max_rank": 300, "min_rows": 1, "max_rows": None}
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    keys = [["user_id", "source", "track_id"], ["user_id", "source", "rank"]]
+    suite = gx.ExpectationSuite(
+        name="unique_keys",
+        expectations=[gxe.ExpectCompoundColumnsToBeUnique(column_list=key) for key in keys],
+    )
     with pytest.raises(ValidationFailed) as failure:
-        validate(frame.where("user_id is not null"), candidates.suite(), params)
+        validate(frame.where("user_id is not null"), suite)
     summary = failure.value.summary
-    assert summary.evaluated == len(candidates.suite().expectations)
+    assert summary.evaluated == 2
     (track_line, rank_line) = summary.failed
     assert "expect_compound_columns_to_be_unique on ['user_id', 'source', 'track_id']" in track_line
     assert "4 unexpected" in track_line and "'u1'" in track_line
