@@ -10,20 +10,18 @@ per track, and the share of the playlists' slots that exploration filled."""
 
 import sys
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import functions as F
 
 from jobs.config import PipelineConfig
-from jobs.evaluate import discovery_truth
+from jobs.evaluate import week_truth
 from jobs.history import played_tracks
-from jobs.ingest import parse_events
 from jobs.metrics import artist_diversity, ndcg_at_k
 from jobs.playlists import discover_weekly
 from jobs.rules import read_controls
 from jobs.spark import spark_session
-from jobs.tables import read_raw_days, read_table
-from jobs.weeks import days_before
+from jobs.tables import read_table
 from schemas import catalog, events
 from schemas.playlists import SOURCE_EXPLORATION
 
@@ -56,14 +54,7 @@ def main(week: date) -> None:
     spark = spark_session(config, "measure-variety")
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
     played = played_tracks(read_table(spark, config, "events", events.EVENTS), week).cache()
-    next_week = week + timedelta(days=7)
-    week_events, _ = parse_events(
-        read_raw_days(spark, config.raw_events_dir, days_before(next_week, 7)),
-        tracks,
-        week,
-        next_week,
-    )
-    truth = discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
+    truth = week_truth(spark, config, tracks, played, week)
     track_artists = tracks.select("track_id", "artist_id").toPandas()
     controls = read_controls(spark, config, week)
     for label, per_artist, penalty, cluster_penalty, exploration in VARIANTS:

@@ -125,16 +125,15 @@ def bench_size(
     shuffle_partitions: int | None = None,
 ) -> dict:
     """Generate `events`, run every method, return timings, memory and NDCG per method."""
-    from jobs import ingest, train_als
-    from jobs.evaluate import discovery_truth, popularity_recs
+    from jobs import train_als
+    from jobs.evaluate import popularity_recs, week_truth
     from jobs.history import played_tracks
     from jobs.matrix import to_user_items
     from jobs.metrics import artist_diversity, ndcg_at_k
     from jobs.pipeline import STAGES
     from jobs.sample_data import generate
     from jobs.spark import spark_session
-    from jobs.tables import read_raw_days, read_table, read_week, table_path
-    from jobs.weeks import days_before
+    from jobs.tables import read_table, read_week, table_path
     from schemas import catalog
     from schemas import events as events_schema
     from schemas import interactions as interactions_schema
@@ -188,14 +187,7 @@ def bench_size(
         played = played_tracks(
             read_table(spark, config, "events", events_schema.EVENTS), data_week
         ).cache()
-        next_week = data_week + timedelta(days=7)
-        week_events, _ = ingest.parse_events(
-            read_raw_days(spark, config.raw_events_dir, days_before(next_week, 7)),
-            tracks_df,
-            data_week,
-            next_week,
-        )
-        truth = discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
+        truth = week_truth(spark, config, tracks_df, played, data_week)
 
         track_artists = tracks_df.select("track_id", "artist_id").toPandas()
 

@@ -76,6 +76,21 @@ def discovery_truth(week_events: DataFrame, played_before: DataFrame, skip_ms: i
     )
 
 
+def week_truth(
+    spark: SparkSession, config: PipelineConfig, tracks_df: DataFrame, played: DataFrame, week: date
+) -> pd.DataFrame:
+    """`discovery_truth` of `week`, from its raw days (parsed as ingest parses them) and the
+    tracks each listener `played` before it: what evaluations score a week's playlists on."""
+    next_week = week + timedelta(days=7)
+    week_events, _ = parse_events(
+        read_raw_days(spark, config.raw_events_dir, days_before(next_week, 7)),
+        tracks_df,
+        week,
+        next_week,
+    )
+    return discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
+
+
 def popularity_recs(interactions_df: DataFrame, played: DataFrame, week: date, k: int):
     """Top-k by listeners in the look-back window, unplayed, for every listener with history."""
     cold = interactions_df.select("user_id").distinct()  # popularity serves whom it is told
@@ -180,17 +195,10 @@ def discover_weekly_recs(spark: SparkSession, config: PipelineConfig, week: date
 
 def evaluate_week(spark: SparkSession, config: PipelineConfig, week: date) -> pd.DataFrame:
     """Metrics per method for `week` as a long frame (method, metric, value)."""
-    next_week = week + timedelta(days=7)
     tracks_df = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
     history = read_table(spark, config, "events", events.EVENTS)
     played = played_tracks(history, week).cache()
-    week_events, _ = parse_events(
-        read_raw_days(spark, config.raw_events_dir, days_before(next_week, 7)),
-        tracks_df,
-        week,
-        next_week,
-    )
-    truth = discovery_truth(week_events, played, config.interactions.skip_ms).toPandas()
+    truth = week_truth(spark, config, tracks_df, played, week)
     interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week)
     pairs = interactions_df.select("user_id", "track_id", "confidence", "plays").toArrow()
 
