@@ -102,3 +102,29 @@ def test_consumer_is_scheduled_on_the_playlists_asset(dagbag):
 
     dag = dagbag.dags["playlists_consumer"]
     assert dag.timetable.asset_condition.objects == (PLAYLISTS,)
+
+
+def test_the_dag_runs_the_stages_of_the_in_process_runner_in_its_order(dagbag):
+    """The stage order is written twice: the DAG's wiring and `jobs.pipeline.STAGES` (the
+    in-process runner of `weekly-playlists run`, evaluate and bench). Every Spark task is one
+    stage, every stage one task, and no task runs after a stage that comes later in STAGES."""
+    from jobs.pipeline import STAGES
+
+    dag = dagbag.dags["weekly_playlists"]
+    stage_of = {}
+    for task in dag.tasks:
+        if not hasattr(task, "application"):
+            continue  # the Python tasks: resolve the week, check for events, announce
+        job = Path(task.application).stem
+        arguments = list(task.application_args)
+        table = arguments[arguments.index("--table") + 1] if "--table" in arguments else None
+        stage_of[task.task_id] = f"{job}_{table}" if table else job
+    position = {name: place for place, (name, _) in enumerate(STAGES)}
+    assert sorted(stage_of.values()) == sorted(position)
+    for task_id, stage in stage_of.items():
+        for upstream in dag.get_task(task_id).get_flat_relatives(upstream=True):
+            if upstream.task_id in stage_of:
+                assert position[stage_of[upstream.task_id]] < position[stage], (
+                    f"{upstream.task_id} runs before {task_id} in the DAG, "
+                    "but after it in jobs.pipeline.STAGES"
+                )
