@@ -14,23 +14,25 @@ def test_bounds_are_relative_to_last_week_and_open_without_one():
     assert row_count_bounds(1, 0.5) == {"min_rows": 1, "max_rows": 2}
 
 
+def _record_last_week(config: PipelineConfig, stage: str, rows: dict) -> None:
+    """A stage record of the week before WEEK, as `stage_record` writes it."""
+    stages = run_dir(config, date(2026, 11, 16)) / "stages"
+    stages.mkdir(parents=True, exist_ok=True)
+    record = {"stage": stage, "rows": rows, "seconds": 1.0}
+    (stages / f"{stage}.json").write_text(json.dumps(record))
+
+
 def test_previous_rows_reads_last_weeks_stage_record(tmp_path):
     config = replace(PipelineConfig.load(env={"WP_HOME": str(tmp_path)}))
     assert previous_rows(config, WEEK, "interactions") == {}
-    stages = run_dir(config, date(2026, 11, 16)) / "stages"
-    stages.mkdir(parents=True)
-    record = {"stage": "interactions", "rows": {"interactions": 42}, "seconds": 1.0}
-    (stages / "interactions.json").write_text(json.dumps(record))
+    _record_last_week(config, "interactions", {"interactions": 42})
     assert previous_rows(config, WEEK, "interactions") == {"interactions": 42}
     assert previous_rows(config, WEEK, "candidates") == {}
 
 
 def test_a_week_that_recorded_no_rows_is_not_a_week_that_never_ran(tmp_path):
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
-    stages = run_dir(config, date(2026, 11, 16)) / "stages"
-    stages.mkdir(parents=True)
-    record = {"stage": "candidates", "rows": {"candidates": 0}, "seconds": 1.0}
-    (stages / "candidates.json").write_text(json.dumps(record))
+    _record_last_week(config, "candidates", {"candidates": 0})
     assert previous_rows(config, WEEK, "candidates") == {"candidates": 0}
     assert previous_rows(config, WEEK, "interactions") == {}
 
