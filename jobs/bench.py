@@ -123,6 +123,7 @@ def bench_size(
     data_week: date,
     spark_max_events: int,
     shuffle_partitions: int | None = None,
+    config_file: str | None = None,
 ) -> dict:
     """Generate `events`, run every method, return timings, memory and NDCG per method."""
     from jobs import train_als
@@ -138,7 +139,7 @@ def bench_size(
     from schemas import events as events_schema
     from schemas import interactions as interactions_schema
 
-    config = PipelineConfig.load(env={"WP_HOME": str(root / f"events-{events}")})
+    config = PipelineConfig.load(config_file, env={"WP_HOME": str(root / f"events-{events}")})
     config = replace(config, hive_catalog=False, spark_driver_memory="10g")
     if shuffle_partitions:
         config = replace(config, shuffle_partitions=shuffle_partitions)
@@ -353,6 +354,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--root", default=None, help="working folder (default: WP_HOME/bench)")
     parser.add_argument(
+        "--config",
+        default=None,
+        help="a TOML file of settings to measure instead of the defaults (WP_CONFIG's format; "
+        "leave locations out: each size has its own folder under the root)",
+    )
+    parser.add_argument(
         "--week",
         type=parse_week,
         default=parse_week("2026-11-16"),
@@ -363,7 +370,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     all_results = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
         all_results.append(
-            bench_size(size, root, args.week, args.spark_max_events, args.shuffle_partitions)
+            bench_size(
+                size,
+                root,
+                args.week,
+                args.spark_max_events,
+                args.shuffle_partitions,
+                args.config,
+            )
         )
         print(report(all_results).rsplit("\n", 1)[0], flush=True)
     print(report(all_results))

@@ -110,10 +110,11 @@ class PlaylistConfig:
     min_mood_share: float = 0.1  # a cluster is one of the listener's moods from this share
     exploration_clusters: int = 2  # nearby clusters, not yet the listener's, explored
     exploration_share: float = 0.2  # of Discover Weekly's slots, kept for exploration
-    # 2, not 1: with at most 2 per artist it only lets an artist's two be from one record,
-    # and 1 cost 7-9% of NDCG@30 on the bench worlds (docs/performance-history.md, "Caps").
-    max_tracks_per_album: int = 2
-    max_cluster_share: float = 0.5  # of Discover Weekly's slots, from any one cluster
+    # Upper bounds that rarely bind: the artist penalty spreads the picks. Tighter, they cost
+    # accuracy: 2 per album and half the slots per cluster gave NDCG@30 0.0808 at 0.720
+    # artists per track, 4 and 0.7 (penalty 0.125) 0.0836 at 0.744 (docs/ranking.md).
+    max_tracks_per_album: int = 4
+    max_cluster_share: float = 0.7  # of Discover Weekly's slots, from any one cluster
 
     def __post_init__(self) -> None:
         weekdays = [calendar.day_name[d].lower() for d in range(7)]
@@ -194,9 +195,9 @@ class RankingConfig:
     shortlist_per_artist: int = 5
     # Relevance (each listener's scores scaled to [0, 1]) lost per track of the same
     # artist, and of the same audio cluster, already picked; the caps stay upper bounds.
-    # 0.075: the most accurate penalty measured whose playlists are at least as varied as
-    # the old cap of 2 made them (docs/ranking.md, "Caps against penalties").
-    artist_penalty: float = 0.075
+    # 0.125: the most accurate setting measured whose playlists are at least as varied as
+    # the last defaults made them (docs/ranking.md, "Caps against penalties").
+    artist_penalty: float = 0.125
     cluster_penalty: float = 0.0
 
 

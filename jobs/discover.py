@@ -84,6 +84,7 @@ class CatalogArrays:
     campaign: np.ndarray
     cluster: np.ndarray
     popularity: np.ndarray  # log1p(listeners in the look-back window)
+    share_of_artist: np.ndarray  # listeners / those of all its artist's tracks (NaN: no artist)
     age_days: np.ndarray  # days from the release to the week (NaN: unknown)
     audio: np.ndarray | None  # tracks x features, centred on the mean, unit length (0: none)
     audio_mean: np.ndarray | None
@@ -140,10 +141,20 @@ def catalog_arrays(
     boost[boosted_tracks[known]] = campaigns.column("boost").to_numpy()[known]
     campaign[boosted_tracks[known]] = np.flatnonzero(known)
 
-    popularity = np.zeros(len(track_ids), np.float32)
+    track_listeners = np.zeros(len(track_ids), np.float32)
     listened = _codes(listeners.column("track_id"), track_ids)
-    popularity[listened[listened >= 0]] = np.log1p(
-        listeners.column("listeners").to_numpy()[listened >= 0]
+    track_listeners[listened[listened >= 0]] = listeners.column("listeners").to_numpy()[
+        listened >= 0
+    ]
+    popularity = np.log1p(track_listeners)
+    # An artist's tracks split its listeners: how likely a fan's next new track is this one.
+    credited = artist >= 0
+    artist_listeners = np.bincount(
+        artist[credited], weights=track_listeners[credited], minlength=len(artist_ids)
+    )
+    share_of_artist = np.full(len(track_ids), np.nan, np.float32)
+    share_of_artist[credited] = track_listeners[credited] / np.maximum(
+        artist_listeners[artist[credited]], 1.0
     )
 
     cluster = np.full(len(track_ids), -1, np.int64)
@@ -183,6 +194,7 @@ def catalog_arrays(
         campaign=campaign,
         cluster=cluster,
         popularity=popularity,
+        share_of_artist=share_of_artist,
         age_days=age,
         audio=audio,
         audio_mean=audio_mean,
@@ -260,9 +272,15 @@ def rank_batch(
         shape=(n_rows, len(catalog.artist_ids)),
     )
     top = affinity.max(axis=1).toarray().ravel()
-    features[:, COLUMN["artist_affinity"]] = (
-        np.asarray(affinity[rows, np.maximum(artists, 0)]).ravel()
-        / np.where(top > 0, top, 1.0)[rows]
+    total = np.asarray(affinity.sum(axis=1)).ravel()
+    on_artist = np.where(
+        artists >= 0, np.asarray(affinity[rows, np.maximum(artists, 0)]).ravel(), 0
+    )
+    features[:, COLUMN["artist_affinity"]] = on_artist / np.where(top > 0, top, 1.0)[rows]
+    features[:, COLUMN["artist_share"]] = on_artist / np.where(total > 0, total, 1.0)[rows]
+    features[:, COLUMN["track_share_of_artist"]] = catalog.share_of_artist[tracks]
+    features[:, COLUMN["artist_pick_share"]] = (
+        features[:, COLUMN["artist_share"]] * features[:, COLUMN["track_share_of_artist"]]
     )
 
     clusters = catalog.cluster[tracks]

@@ -111,6 +111,13 @@ def test_the_rules_and_the_artist_cap_shape_the_playlist():
     # Features the ranker will see: the artist's affinity relative to the top artist, the
     # track's popularity and age, the rank of every source (null where it had none).
     assert rows["t5"]["artist_affinity"] == pytest.approx(0.5)
+    # ... the artist's share of the listener's confidence (2 of 6), the track's share of its
+    # artist's listeners (t5 has all 3 of a2's; t2 none of a1's 9), and their product.
+    assert rows["t5"]["artist_share"] == pytest.approx(1 / 3)
+    assert rows["t5"]["track_share_of_artist"] == pytest.approx(1.0)
+    assert rows["t5"]["artist_pick_share"] == pytest.approx(1 / 3)
+    assert rows["t1"]["artist_pick_share"] == pytest.approx(2 / 3)
+    assert rows["t2"]["track_share_of_artist"] == 0 and rows["t2"]["artist_pick_share"] == 0
     assert rows["t1"]["track_popularity"] == pytest.approx(np.log1p(9))
     assert rows["t5"]["track_age_days"] == 3
     assert rows["t1"]["als_rank"] == 1 and rows["t1"]["popularity_rank"] is None

@@ -289,4 +289,5 @@ def test_the_album_and_cluster_caps_hold(published):
           SELECT count(*) n FROM playlists p JOIN track_clusters c USING (track_id)
         WHERE p.week = DATE '{WEEK}' AND p.playlist_type = 'discover_weekly'
         GROUP BY p.user_id, c.cluster)"""
-    assert scalar(con, per_cluster) <= 15
+    playlists = config.playlists
+    assert scalar(con, per_cluster) <= int(playlists.length * playlists.max_cluster_share)
