@@ -140,12 +140,15 @@ def train_ranker(
     validation_share: float,
     k: int,
     seed: int,
+    min_listeners: int,
 ) -> TrainedRanker:
     """Lambdarank over `features` (rows x FEATURES), one query per listener (`listeners`:
     any integer codes), relevance `labels` (0/1). A `validation_share` of the listeners
     with a positive is held out, chosen by a seeded permutation; `blend` is the blend's
     score of the same rows, for comparison. Raises RankerUnavailable when there is
-    nothing to learn from: no positive at all, or too few listeners with one."""
+    nothing to learn from: no positive at all, or fewer than `min_listeners` listeners with
+    one (a model of a handful of listeners, checked on fewer, only looks better than the
+    blend)."""
     import lightgbm as lgb
 
     if features.shape[0] != labels.shape[0] or features.shape[1] != len(FEATURES):
@@ -160,10 +163,11 @@ def train_ranker(
             "first played any of its tracks in the week since"
         )
     with_positive = np.unique(listeners[labels > 0])
-    if with_positive.size < 4:
+    if with_positive.size < max(4, min_listeners):
         raise RankerUnavailable(
             f"only {with_positive.size} listener(s) of last week's pool played one of its "
-            "tracks since: too few to train and validate a ranker"
+            f"tracks since: too few to train and validate a ranker (at least "
+            f"{max(4, min_listeners)}: [ranking] min_listeners)"
         )
     held_out = np.random.default_rng(seed).permutation(with_positive)
     held_out = held_out[: max(1, int(round(validation_share * with_positive.size)))]

@@ -90,6 +90,7 @@ def fit(labelled: DataFrame, config: PipelineConfig) -> TrainedRanker:
         settings.validation_share,
         K,
         settings.seed,
+        settings.min_listeners,
     )
 
 

@@ -39,7 +39,9 @@ def _pool(listeners: int, per_listener: int, seed: int = 0):
 def test_the_ranker_learns_the_feature_that_is_the_label():
     features, labels, listeners = _pool(200, 40)
     blend = blend_scores(features, {"als": 1.0}, {"als": 1.0}, 300)
-    trained = train_ranker(features, labels, listeners, blend, PARAMS, 30, 0.25, 30, seed=1)
+    trained = train_ranker(
+        features, labels, listeners, blend, PARAMS, 30, 0.25, 30, seed=1, min_listeners=100
+    )
     assert trained.validation_ndcg > 0.95
     assert trained.validation_ndcg_blend < 0.6
     assert trained.beats_blend
@@ -58,8 +60,10 @@ def test_the_ranker_learns_the_feature_that_is_the_label():
 def test_training_is_reproducible():
     features, labels, listeners = _pool(60, 20)
     blend = np.zeros(len(labels))
-    first = train_ranker(features, labels, listeners, blend, PARAMS, 10, 0.2, 30, seed=3)
-    second = train_ranker(features, labels, listeners, blend, PARAMS, 10, 0.2, 30, seed=3)
+    first, second = (
+        train_ranker(features, labels, listeners, blend, PARAMS, 10, 0.2, 30, 3, min_listeners=4)
+        for _ in range(2)
+    )
     assert first.model_text == second.model_text
 
 
@@ -76,11 +80,26 @@ def test_a_pool_without_positives_gives_no_ranker():
             0.2,
             30,
             seed=1,
+            min_listeners=4,
         )
     labels = np.zeros(len(listeners))
     labels[:2] = 1  # one listener
     with pytest.raises(RankerUnavailable, match="too few"):
-        train_ranker(features, labels, listeners, labels, PARAMS, 5, 0.2, 30, seed=1)
+        train_ranker(features, labels, listeners, labels, PARAMS, 5, 0.2, 30, 1, min_listeners=4)
+
+
+def test_a_pool_with_few_listeners_with_a_positive_gives_no_ranker():
+    # 25 listeners with a positive would train a ranker that beats the blend; below the
+    # minimum it must not be trusted at all.
+    features, labels, listeners = _pool(30, 20)
+    blend = np.zeros(len(labels))
+    assert np.unique(listeners[labels > 0]).size == 25
+    with pytest.raises(RankerUnavailable, match="only 25 listener.*at least 26"):
+        train_ranker(features, labels, listeners, blend, PARAMS, 10, 0.2, 30, 1, min_listeners=26)
+    trained = train_ranker(
+        features, labels, listeners, blend, PARAMS, 10, 0.2, 30, 1, min_listeners=25
+    )
+    assert trained.training_listeners == 20 and trained.beats_blend
 
 
 def test_a_missing_or_corrupt_ranker_file_says_so(tmp_path):

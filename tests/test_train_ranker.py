@@ -23,7 +23,9 @@ LAST_WEEK = WEEK - timedelta(days=7)
 @pytest.fixture
 def config(test_config, tmp_path):
     warehouse = tmp_path / "warehouse"
-    ranking = replace(test_config.ranking, rounds=20, min_data_in_leaf=5, num_leaves=7)
+    ranking = replace(
+        test_config.ranking, rounds=20, min_data_in_leaf=5, num_leaves=7, min_listeners=20
+    )
     return replace(
         test_config, warehouse_dir=warehouse, runs_dir=tmp_path / "runs", ranking=ranking
     )
@@ -86,6 +88,21 @@ def test_a_pool_without_positives_falls_back_to_the_blend(spark, config, clean_e
     train_ranker.run(spark, config, WEEK, {})
     record = _model_row(spark, config)
     assert record["ranked_by"] == schema.BLEND and "no positive" in record["reason"]
+
+
+def test_a_pool_with_too_few_listeners_who_played_falls_back_to_the_blend(
+    spark, config, clean_event
+):
+    _pool(spark, config)
+    # 10 of the 40 listeners played, under [ranking] min_listeners (20): a model of ten
+    # listeners checked on two says nothing.
+    _events(spark, config, clean_event, [(f"u{u}", "t0", 200_000) for u in range(10)])
+    rows = {}
+    train_ranker.run(spark, config, WEEK, rows)
+    record = _model_row(spark, config)
+    assert record["ranked_by"] == schema.BLEND and "only 10 listener(s)" in record["reason"]
+    assert rows["ranker"] == 0
+    assert load_week_ranker(spark, config, WEEK) == (None, record["reason"])
 
 
 def test_the_ranker_learns_last_weeks_first_plays_and_the_stage_loads_it(
