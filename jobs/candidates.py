@@ -264,17 +264,15 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     write_week(with_schema(retrieved, schema.SCHEMA), table_path(config, "candidates"), week)
     written = read_week(spark, config, "candidates", schema.SCHEMA, week)
 
-    # Rows per source, and of content's and tags' the tracks nobody interacted with in the
-    # look-back window (only they reach those), counted on the lists as written.
-    def of_source(source: str) -> F.Column:
-        return F.size(F.filter("candidates", lambda c: c["source"] == source)).alias(source)
-
-    per_source = written.select(*(of_source(source) for source in schema.SOURCES))
-    totals = per_source.groupBy().sum().first()
+    checks = candidate_checks(written).cache()
+    rows["candidate_listeners"] = checks.count()
+    totals = checks.groupBy().sum(*(f"from_{source}" for source in schema.SOURCES)).first()
     rows.update(
-        {f"candidates_{source}": totals[f"sum({source})"] or 0 for source in schema.SOURCES}
+        {f"candidates_{source}": totals[f"sum(from_{source})"] or 0 for source in schema.SOURCES}
     )
     rows["candidates"] = sum(rows[f"candidates_{source}"] for source in schema.SOURCES)
+    # Of content's and tags' candidates, the tracks nobody interacted with in the look-back
+    # window (only they reach those).
     audio_and_tags = written.select(
         F.explode(
             F.filter("candidates", lambda c: c["source"].isin(schema.CONTENT, schema.TAGS))
@@ -286,8 +284,6 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     rows.update({f"{r['source']}_cold_tracks": r["count"] for r in unknown.count().collect()})
     for cached in (user_factors, interactions_df):
         cached.unpersist()
-    checks = candidate_checks(written).cache()
-    rows["candidate_listeners"] = checks.count()
     expected = previous_rows(config, week, "candidates").get("candidates")
     check_output(
         config,

@@ -422,6 +422,10 @@ def candidate_checks(candidates: DataFrame) -> DataFrame:
             )
         )
 
+    def from_source(source: str) -> F.Column:
+        # A named function: F.filter reads a two-argument lambda as (element, index).
+        return F.size(F.filter(listed, lambda c: c["source"] == source))
+
     known = F.array(*(F.lit(source) for source in schema.SOURCES))
     return candidates.select(
         "user_id",
@@ -451,4 +455,6 @@ def candidate_checks(candidates: DataFrame) -> DataFrame:
         (F.size(listed) - distinct_pairs("rank")).alias("repeated_ranks"),
         F.array_min(F.transform(listed, lambda c: c["rank"])).alias("min_rank"),
         F.array_max(F.transform(listed, lambda c: c["rank"])).alias("max_rank"),
+        # What the stage record counts per source, in the same pass over the lists.
+        *(from_source(source).alias(f"from_{source}") for source in schema.SOURCES),
     )

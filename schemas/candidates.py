@@ -73,6 +73,7 @@ CHECKS = StructType(
         StructField("repeated_ranks", IntegerType(), nullable=False),
         StructField("min_rank", IntegerType(), nullable=True),
         StructField("max_rank", IntegerType(), nullable=True),
+        *(StructField(f"from_{source}", IntegerType(), nullable=False) for source in SOURCES),
     ]
 )
 

@@ -381,6 +381,9 @@ def test_candidates_suite_catches_repeats_within_a_source_incomplete_rows_and_th
         r.user_id: (r.repeated_tracks, r.repeated_ranks, r.incomplete) for r in checks.collect()
     }
     assert counted == {"u1": (1, 0, 0), "u2": (0, 1, 0), "u3": (0, 0, 1)}
+    # The stage record's rows per source come from the same rows.
+    per_source = {r.user_id: (r.from_als, r.from_content, r.from_tags) for r in checks.collect()}
+    assert per_source == {"u1": (3, 1, 0), "u2": (2, 0, 0), "u3": (1, 0, 0)}
     params = {**CANDIDATE_PARAMS, "min_rows": 10, "max_rows": 20}
     with pytest.raises(ValidationFailed) as failure:
         validate(checks, candidates.suite(), params)
