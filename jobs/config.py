@@ -76,8 +76,8 @@ class PlaylistConfig:
 
     length: int = 30
     candidates_per_user: int = 300
-    # A hard cap; `[ranking] artist_penalty` spreads the picks below it. 4 with a penalty
-    # of 0.075, not a cap of 2: +9% NDCG@30 at more artists per track (docs/ranking.md).
+    # A hard cap; `[ranking] artist_penalty` spreads the picks below it. 4 with a penalty,
+    # not a cap of 2: +9% NDCG@30 at more artists per track (docs/ranking.md).
     max_tracks_per_artist: int = 4
     release_radar_days: int = 7
     scoring_batch_rows: int = 2048
