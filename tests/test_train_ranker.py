@@ -31,9 +31,10 @@ def config(test_config, tmp_path):
     )
 
 
-def _pool(spark, config, listeners=40, per_listener=10):
+def _pool(spark, config, listeners=40, per_listener=10, written_without=()):
     """Last week's pool: `track_popularity` is 1 for tracks u*-t0 and t1, which are the ones
-    played since; everything else noise."""
+    played since; everything else noise. `written_without`: feature columns the code that
+    wrote it did not have yet."""
     rng = np.random.default_rng(0)
     rows = []
     for u in range(listeners):
@@ -56,7 +57,7 @@ def _pool(spark, config, listeners=40, per_listener=10):
                     LAST_WEEK,
                 )
             )
-    frame = spark.createDataFrame(rows, schema.CANDIDATE_POOL)
+    frame = spark.createDataFrame(rows, schema.CANDIDATE_POOL).drop(*written_without)
     write_week(frame, table_path(config, "candidate_pool"), LAST_WEEK)
 
 
@@ -131,3 +132,19 @@ def test_the_ranker_learns_last_weeks_first_plays_and_the_stage_loads_it(
     # And off in the config: the blend, whatever is stored.
     off = replace(config, ranking=replace(config.ranking, ranker=False))
     assert load_week_ranker(spark, off, WEEK)[0] is None
+
+
+def test_a_pool_written_before_a_feature_existed_still_trains_a_ranker(spark, config, clean_event):
+    # The week after an upgrade that added features: last week's pool lacks them (read as
+    # null), and the ranker learns from the rest.
+    new_features = ("artist_share", "track_share_of_artist", "artist_pick_share")
+    _pool(spark, config, written_without=new_features)
+    _events(
+        spark, config, clean_event, [(f"u{u}", f"t{t}", 200_000) for u in range(40) for t in (0, 1)]
+    )
+    train_ranker.run(spark, config, WEEK, {})
+    record = _model_row(spark, config)
+    assert record["ranked_by"] == schema.RANKER and record["validation_ndcg"] > 0.95
+    assert all(record["importances"][name] == 0 for name in new_features)
+    text, _ = load_week_ranker(spark, config, WEEK)
+    assert text is not None
