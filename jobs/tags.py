@@ -161,6 +161,46 @@ def listener_profiles(user_items: csr_matrix, item_matrix: csr_matrix) -> csr_ma
     return csr_matrix(normalize(weights @ item_matrix, norm="l2"), dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class RowGroups:
+    """Items whose rows are identical, as groups: `group[i]` is item i's, `distinct` the
+    groups' rows (groups x terms)."""
+
+    group: np.ndarray
+    distinct: csr_matrix
+
+
+def identical_rows(matrix: csr_matrix, most_groups_share: float = 0.25) -> RowGroups | None:
+    """The items of `matrix` grouped by identical row; None when the groups would be more
+    than `most_groups_share` of the items (scoring them saves too little). A track inherits
+    its artist's row, and artists share genre sets: the generated 10M world's 83,332 tracks
+    have 59 distinct rows. Rows are hashed, then compared entry by entry: a collision gives
+    None, never a wrong group."""
+    matrix = csr_matrix(matrix, dtype=np.float32, copy=True)
+    matrix.sum_duplicates()  # canonical: sorted indices, no repeats
+    n_items = matrix.shape[0]
+    entries = np.diff(matrix.indptr)
+    mixed = matrix.indices.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ (
+        matrix.data.view(np.uint32).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    )
+    hashes = np.zeros(n_items, np.uint64)
+    filled = entries > 0
+    hashes[filled] = np.add.reduceat(mixed, matrix.indptr[:-1][filled]) if mixed.size else 0
+    _, first, group = np.unique(
+        np.stack([hashes, entries.astype(np.uint64)], axis=1),
+        axis=0,
+        return_index=True,
+        return_inverse=True,
+    )
+    group = group.ravel()
+    if first.size > most_groups_share * n_items:
+        return None
+    distinct = matrix[first]
+    if (matrix - distinct[group]).count_nonzero():
+        return None
+    return RowGroups(group, csr_matrix(distinct))
+
+
 def top_k_similar(
     profiles: csr_matrix,
     item_matrix: csr_matrix,
@@ -168,6 +208,7 @@ def top_k_similar(
     played: csr_matrix | None = None,
     floor: float = 0.0,
     max_block_cells: int = 1 << 23,
+    groups: RowGroups | None = None,
 ) -> TopK:
     """Per profile row, the `k` items of highest score profile . item (a cosine when both
     are unit rows), best first, ties to the lower item index; items with a non-zero in that
@@ -181,7 +222,10 @@ def top_k_similar(
     number of listeners; the profiles themselves are the caller's (in Spark, one Arrow
     batch's).
     The top k is exact: every score at or above a row's k-th best is kept, then sorted by
-    (row, -score, item), so equal scores are never cut arbitrarily."""
+    (row, -score, item), so equal scores are never cut arbitrarily.
+
+    Items with identical rows (`identical_rows`; `groups` when the caller computed it once
+    for many calls) are scored once per group, when there are few enough groups."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     n_rows, n_items = profiles.shape[0], item_matrix.shape[0]
@@ -191,12 +235,73 @@ def top_k_similar(
         empty = np.empty(0, dtype=np.int64)
         return TopK(empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     k = min(k, n_items)
+    grouped = groups if groups is not None else identical_rows(item_matrix)
+    if grouped is not None:
+        return _grouped_top_k(profiles, grouped, played, k, floor, max_block_cells)
     items_t = csr_matrix(item_matrix.T, dtype=np.float32)
     block = max(1, max_block_cells // n_items)
     parts = [
         _block_top_k(profiles, items_t, played, start, min(start + block, n_rows), k, floor)
         for start in range(0, n_rows, block)
     ]
+    return TopK(*(np.concatenate(arrays) for arrays in zip(*parts)))
+
+
+def _grouped_top_k(
+    profiles: csr_matrix,
+    grouped: RowGroups,
+    played: csr_matrix | None,
+    k: int,
+    floor: float,
+    max_block_cells: int,
+) -> TopK:
+    """`top_k_similar` scoring each group once: per listener, the best groups until they
+    hold k unplayed items, every group tied with the last of them included, expanded to
+    their items and sorted by (row, -score, item), so the result is the same exact top k."""
+    n_rows, n_groups = profiles.shape[0], grouped.distinct.shape[0]
+    n_items = grouped.group.size
+    size = np.bincount(grouped.group, minlength=n_groups)
+    members = np.argsort(grouped.group, kind="stable")  # by group, then item
+    first_member = np.cumsum(size) - size
+    distinct_t = csr_matrix(grouped.distinct.T, dtype=np.float32)
+    if played is not None:
+        played = csr_matrix(played, copy=True)
+        played.sum_duplicates()
+    # A row's expansion holds about k items plus its last group's: bound that too.
+    block = max(1, max_block_cells // (n_groups + k + int(size.max())))
+    parts = []
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        scores = (profiles[start:stop] @ distinct_t).toarray().astype(np.float32, copy=False)
+        available = np.broadcast_to(size, scores.shape).astype(np.int64)
+        played_keys = np.empty(0, np.int64)
+        if played is not None:
+            masked = played[start:stop].tocoo()
+            np.subtract.at(available, (masked.row, grouped.group[masked.col]), 1)
+            played_keys = np.sort(masked.row.astype(np.int64) * n_items + masked.col)
+        valid = scores > floor
+        order = np.argsort(-scores, axis=1, kind="stable")
+        held = np.cumsum(np.take_along_axis(available * valid, order, axis=1), axis=1)
+        enough = held >= k
+        cut = np.take_along_axis(scores, order, axis=1)[
+            np.arange(stop - start), np.argmax(enough, axis=1)
+        ]
+        threshold = np.where(enough.any(axis=1), cut, -np.inf)
+        rows, groups = np.nonzero(valid & (scores >= threshold[:, None]))
+        counts = size[groups]
+        pair = np.repeat(np.arange(rows.size), counts)
+        offset = np.arange(pair.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        items = members[first_member[groups][pair] + offset]
+        rows, values = rows[pair], scores[rows[pair], groups[pair]]
+        keys = rows.astype(np.int64) * n_items + items
+        found = np.minimum(np.searchsorted(played_keys, keys), max(played_keys.size - 1, 0))
+        kept = ~(played_keys[found] == keys) if played_keys.size else np.ones(keys.size, bool)
+        rows, items, values = rows[kept], items[kept], values[kept]
+        order = np.lexsort((items, -values, rows))
+        rows, items, values = rows[order], items[order], values[order]
+        ranks = np.arange(rows.size) - np.searchsorted(rows, rows) + 1
+        keep = ranks <= k
+        parts.append((rows[keep] + start, items[keep], values[keep], ranks[keep].astype(np.int32)))
     return TopK(*(np.concatenate(arrays) for arrays in zip(*parts)))
 
 
@@ -260,6 +365,7 @@ def tag_scorer(
     out."""
     n_items = track_matrix.shape[0]
     masked_ids = pa.array(track_ids, pa.string())
+    groups = identical_rows(track_matrix)  # once per task, not per batch
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -276,6 +382,7 @@ def tag_scorer(
                 track_matrix,
                 k,
                 played=masked_csr(batch.column("masked"), masked_ids),
+                groups=groups,
             )
             if best.rows.size:
                 yield pa.RecordBatch.from_arrays(

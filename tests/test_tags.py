@@ -24,6 +24,7 @@ from jobs.tags import (
     catalog_tag_space,
     for_tracks,
     genre_terms,
+    identical_rows,
     listener_profiles,
     normalise_terms,
     tag_space,
@@ -175,11 +176,16 @@ def brute_force_top_k(profiles, items, played, k):
 
 
 @pytest.mark.parametrize("max_block_cells", [1, 7 * 40, 10**6])
-def test_blocked_top_k_equals_brute_force(max_block_cells):
+@pytest.mark.parametrize("distinct_rows", [30, 6], ids=["per-item", "grouped"])
+def test_blocked_top_k_equals_brute_force(max_block_cells, distinct_rows):
     rng = np.random.default_rng(7)
-    items = sparse_random(30, 12, density=0.3, random_state=rng, format="csr", dtype=np.float32)
-    # Rows 30..39 repeat rows 0..9: exact ties, which must go to the lower index.
-    items = csr_matrix(np.vstack([items.toarray(), items.toarray()[:10]]))
+    items = sparse_random(
+        distinct_rows, 12, density=0.3, random_state=rng, format="csr", dtype=np.float32
+    )
+    # Items past the distinct rows repeat them (40 items in all): exact ties, which must go
+    # to the lower index. With 6 distinct rows the items are scored as groups.
+    items = csr_matrix(np.resize(items.toarray(), (40, 12)))
+    assert (identical_rows(items) is None) == (distinct_rows == 30)
     profiles = sparse_random(23, 12, density=0.4, random_state=rng, format="csr", dtype=np.float32)
     played = csr_matrix(rng.random((23, 40)) < 0.2)
 
