@@ -12,7 +12,8 @@ tags (Last.fm, the catalog's optional `artist_tags`), the catalog's `artists.gen
 * `listener_profiles`: each listener's confidence-weighted mean of the rows they played,
   l2-normalised;
 * `top_k_similar`: per listener, the k items nearest by cosine, played items left out,
-  listeners scored in blocks so memory stays bounded for 100k listeners;
+  listeners scored in blocks so memory stays bounded for 100k listeners, and items with
+  identical rows (the tracks of artists with the same tags) scored once per group;
 * `tag_scorer`: the source's batch function. The track space is built once on the driver
   and broadcast; the retrieval pass (jobs/retrieval.py) scores each listener batch with one
   sparse product.
