@@ -73,13 +73,18 @@ def _model_row(spark, config):
     return read_week(spark, config, "ranker_models", schema.RANKER_MODELS, WEEK).first()
 
 
-def test_a_first_week_is_ranked_by_the_blend_saying_so(spark, config):
+def _assert_the_blend_ranks(spark, config, why: str):
+    """Run the stage: the blend must rank the week, the record and the loader saying `why`."""
     rows = {}
     train_ranker.run(spark, config, WEEK, rows)
     record = _model_row(spark, config)
-    assert record["ranked_by"] == schema.BLEND and "first week" in record["reason"]
+    assert record["ranked_by"] == schema.BLEND and why in record["reason"]
     assert rows["ranker"] == 0
     assert load_week_ranker(spark, config, WEEK) == (None, record["reason"])
+
+
+def test_a_first_week_is_ranked_by_the_blend_saying_so(spark, config):
+    _assert_the_blend_ranks(spark, config, "first week")
 
 
 def test_a_pool_without_positives_falls_back_to_the_blend(spark, config, clean_event):
@@ -98,12 +103,7 @@ def test_a_pool_with_too_few_listeners_who_played_falls_back_to_the_blend(
     # 10 of the 40 listeners played, under [ranking] min_listeners (20): a model of ten
     # listeners checked on two says nothing.
     _events(spark, config, clean_event, [(f"u{u}", "t0", 200_000) for u in range(10)])
-    rows = {}
-    train_ranker.run(spark, config, WEEK, rows)
-    record = _model_row(spark, config)
-    assert record["ranked_by"] == schema.BLEND and "only 10 listener(s)" in record["reason"]
-    assert rows["ranker"] == 0
-    assert load_week_ranker(spark, config, WEEK) == (None, record["reason"])
+    _assert_the_blend_ranks(spark, config, "only 10 listener(s)")
 
 
 def test_the_ranker_learns_last_weeks_first_plays_and_the_stage_loads_it(
