@@ -170,13 +170,16 @@ class RowGroups:
     group: np.ndarray
     distinct: csr_matrix
 
+    def worth_scoring(self, most_groups_share: float = 0.25) -> bool:
+        """Few enough groups that scoring them instead of the items saves time."""
+        return self.distinct.shape[0] <= most_groups_share * self.group.size
 
-def identical_rows(matrix: csr_matrix, most_groups_share: float = 0.25) -> RowGroups | None:
-    """The items of `matrix` grouped by identical row; None when the groups would be more
-    than `most_groups_share` of the items (scoring them saves too little). A track inherits
-    its artist's row, and artists share genre sets: the generated 10M world's 83,332 tracks
-    have 59 distinct rows. Rows are hashed, then compared entry by entry: a collision gives
-    None, never a wrong group."""
+
+def identical_rows(matrix: csr_matrix) -> RowGroups:
+    """The items of `matrix` grouped by identical row. A track inherits its artist's row,
+    and artists share genre sets: the generated 10M world's 83,332 tracks have 59 distinct
+    rows. Rows are hashed, then compared entry by entry: after a hash collision every item
+    is its own group, never in a wrong one."""
     matrix = csr_matrix(matrix, dtype=np.float32, copy=True)
     matrix.sum_duplicates()  # canonical: sorted indices, no repeats
     n_items = matrix.shape[0]
@@ -194,11 +197,9 @@ def identical_rows(matrix: csr_matrix, most_groups_share: float = 0.25) -> RowGr
         return_inverse=True,
     )
     group = group.ravel()
-    if first.size > most_groups_share * n_items:
-        return None
     distinct = matrix[first]
     if (matrix - distinct[group]).count_nonzero():
-        return None
+        return RowGroups(np.arange(n_items), matrix)
     return RowGroups(group, csr_matrix(distinct))
 
 
@@ -237,7 +238,7 @@ def top_k_similar(
         return TopK(empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     k = min(k, n_items)
     grouped = groups if groups is not None else identical_rows(item_matrix)
-    if grouped is not None:
+    if grouped.worth_scoring():
         return _grouped_top_k(profiles, grouped, played, k, floor, max_block_cells)
     items_t = csr_matrix(item_matrix.T, dtype=np.float32)
     block = max(1, max_block_cells // n_items)
