@@ -42,7 +42,7 @@ FEATURES = (
     "artist_share",  # the listener's confidence on the artist / on all their artists
     "track_share_of_artist",  # the track's listeners / those of all its artist's tracks
     # artist_share x track_share_of_artist: how likely the listener's next new track by one
-    # of their artists is this one (a tree splits on products poorly: NDCG +3%, ranking.md)
+    # of their artists is this one (a tree splits on products poorly; docs/ranking.md)
     "artist_pick_share",
     "cluster_affinity",  # the listener's share of listening in the track's cluster
     "maturity",  # plays in the look-back window / mature_plays, at most 1
