@@ -1,13 +1,15 @@
-"""What Release Radar costs beside Discover Weekly's ranking pass, on one built week (the
-figures in docs/ranking.md, "Release Radar: in the pass or not"). Run after
-`weekly-playlists bench`, on its warehouse:
+"""What Release Radar and Discover Weekly's ranking pass cost on one built week (the figures
+in docs/ranking.md, "Release Radar: in the pass or not"). Run after `weekly-playlists
+bench`, on its warehouse:
 
     WP_HOME=<bench root>/events-10000000 python docs/measure_release_radar.py 2026-11-16
 
-Each is computed afresh from the week's tables into Spark's `noop` sink (nothing written),
-three times; the lines give each run's seconds, then the rows."""
+Each is computed afresh from the week's tables into a Parquet folder under the scratch
+directory, twice (the first warms the session); the lines give each run's seconds, then
+the rows. To compare two versions of the code, run it from each checkout (PYTHONPATH)."""
 
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from datetime import date
@@ -23,7 +25,7 @@ from jobs.tables import read_week
 from schemas import catalog
 from schemas import played as played_schema
 
-RUNS = 3
+RUNS = 2
 
 
 def main(week: date) -> None:
@@ -40,12 +42,14 @@ def main(week: date) -> None:
         "discover weekly pass": lambda: discover_pool(spark, config, week, controls),
         "release radar": lambda: release_radar(spark, config, week, controls, releases, "measured"),
     }
+    config.scratch_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in built.items():
-        for _ in range(RUNS):
-            started = time.perf_counter()
-            frame().write.format("noop").mode("overwrite").save()
-            print(f"{name:<22} {time.perf_counter() - started:7.1f} s", flush=True)
-        print(f"{name:<22} {frame().count():,} rows", flush=True)
+        with tempfile.TemporaryDirectory(dir=config.scratch_dir) as folder:
+            for _ in range(RUNS):
+                started = time.perf_counter()
+                frame().write.mode("overwrite").parquet(folder)
+                print(f"{name:<22} {time.perf_counter() - started:7.1f} s", flush=True)
+            print(f"{name:<22} {spark.read.parquet(folder).count():,} rows", flush=True)
     spark.stop()
 
 

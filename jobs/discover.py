@@ -36,6 +36,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
+from jobs.arrays import (
+    Campaigns,
+    blocked_tracks,
+    codes,
+    in_pairs,
+    list_codes,
+    place_within,
+    track_campaigns,
+)
 from jobs.config import PipelineConfig, PlaylistConfig, RankingConfig
 from jobs.feedback import listener_segments
 from jobs.policy import listener_policy
@@ -79,9 +88,7 @@ class CatalogArrays:
     album: np.ndarray
     explicit: np.ndarray
     blocked: np.ndarray  # the track or its artist is blocked by a platform rule in force
-    boost: np.ndarray  # the strongest Discovery Mode boost in force (0: none)
-    campaign_ids: np.ndarray  # campaign code -> id
-    campaign: np.ndarray
+    campaigns: Campaigns  # Discovery Mode boosts in force
     cluster: np.ndarray
     popularity: np.ndarray  # log1p(listeners in the look-back window)
     share_of_artist: np.ndarray  # listeners / those of all its artist's tracks (NaN: no artist)
@@ -90,11 +97,6 @@ class CatalogArrays:
     audio_mean: np.ndarray | None
     genres: csr_matrix  # artists x genre codes, 1 where the artist has the genre
     genre_ids: np.ndarray  # genre code -> name
-
-
-def _codes(values: pa.Array, vocabulary: pa.Array) -> np.ndarray:
-    """Each value's position in `vocabulary`, -1 where absent or null."""
-    return pc.fill_null(pc.index_in(values, value_set=vocabulary), -1).to_numpy().astype(np.int64)
 
 
 def catalog_arrays(
@@ -115,34 +117,19 @@ def catalog_arrays(
     tracks = tracks.sort_by("track_id")
     track_ids = tracks.column("track_id").combine_chunks()
     artist_ids = pc.unique(artists.column("artist_id").combine_chunks())
-    artist = _codes(tracks.column("artist_id"), artist_ids)
+    artist = codes(tracks.column("artist_id"), artist_ids)
     album_ids = albums.column("album_id").combine_chunks()
-    album = _codes(tracks.column("album_id"), album_ids)
+    album = codes(tracks.column("album_id"), album_ids)
     released = albums.column("release_date").to_numpy(zero_copy_only=False)
     age = np.full(len(track_ids), np.nan, np.float32)
     known_album = album >= 0
     release = released[album[known_album]].astype("datetime64[D]")
     age[known_album] = (np.datetime64(week) - release).astype(np.float32)
 
-    def item_blocked(item_type: str, codes: np.ndarray, vocabulary: pa.Array) -> np.ndarray:
-        ids = blocks.filter(pc.equal(blocks.column("item_type"), item_type)).column("item_id")
-        hit = np.zeros(len(vocabulary) + 1, bool)
-        hit[_codes(ids, vocabulary)] = True  # -1 (unknown ids) lands in the spare last cell
-        return hit[codes]
-
-    blocked = item_blocked(controls_schema.TRACK, np.arange(len(track_ids)), track_ids)
-    blocked |= item_blocked(controls_schema.ARTIST, artist, artist_ids)
-
-    boost = np.zeros(len(track_ids), np.float32)
-    campaign = np.full(len(track_ids), -1, np.int64)
-    campaign_ids = campaigns.column("campaign_id").combine_chunks()
-    boosted_tracks = _codes(campaigns.column("track_id"), track_ids)
-    known = boosted_tracks >= 0
-    boost[boosted_tracks[known]] = campaigns.column("boost").to_numpy()[known]
-    campaign[boosted_tracks[known]] = np.flatnonzero(known)
+    blocked = blocked_tracks(blocks, track_ids, artist, artist_ids)
 
     track_listeners = np.zeros(len(track_ids), np.float32)
-    listened = _codes(listeners.column("track_id"), track_ids)
+    listened = codes(listeners.column("track_id"), track_ids)
     track_listeners[listened[listened >= 0]] = listeners.column("listeners").to_numpy()[
         listened >= 0
     ]
@@ -160,7 +147,7 @@ def catalog_arrays(
     cluster = np.full(len(track_ids), -1, np.int64)
     audio = audio_mean = None
     if clusters is not None and clusters.num_rows:
-        rows = _codes(clusters.column("track_id"), track_ids)
+        rows = codes(clusters.column("track_id"), track_ids)
         inside = rows >= 0
         cluster[rows[inside]] = clusters.column("cluster").to_numpy()[inside]
     if clusters is not None and clusters.num_rows and "features" in clusters.column_names:
@@ -174,10 +161,10 @@ def catalog_arrays(
 
     genre_lists = artists.column("genres").combine_chunks()
     genre_ids = pc.unique(genre_lists.flatten())
-    genre_rows = _codes(artists.column("artist_id"), artist_ids)[
+    genre_rows = codes(artists.column("artist_id"), artist_ids)[
         genre_lists.value_parent_indices().to_numpy()
     ]
-    genre_cols = _codes(genre_lists.flatten(), genre_ids)
+    genre_cols = codes(genre_lists.flatten(), genre_ids)
     genres = csr_matrix(
         (np.ones(genre_cols.size, np.float32), (genre_rows, genre_cols)),
         shape=(len(artist_ids), max(1, len(genre_ids))),
@@ -189,9 +176,7 @@ def catalog_arrays(
         album=album,
         explicit=tracks.column("explicit").to_numpy(zero_copy_only=False).astype(bool),
         blocked=blocked,
-        boost=boost,
-        campaign_ids=campaign_ids.to_numpy(zero_copy_only=False),
-        campaign=campaign,
+        campaigns=track_campaigns(campaigns, track_ids),
         cluster=cluster,
         popularity=popularity,
         share_of_artist=share_of_artist,
@@ -201,18 +186,6 @@ def catalog_arrays(
         genres=genres,
         genre_ids=genre_ids.to_numpy(zero_copy_only=False),
     )
-
-
-def _list_codes(lists: pa.ListArray, vocabulary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, code) of every known entry of a batch's id lists."""
-    codes = _codes(lists.flatten(), pa.array(vocabulary, pa.string()))
-    rows = lists.value_parent_indices().to_numpy()
-    return rows[codes >= 0], codes[codes >= 0]
-
-
-def _in_pairs(rows: np.ndarray, codes: np.ndarray, key_rows, key_codes, width: int) -> np.ndarray:
-    """Whether each (rows, codes) pair is one of the (key_rows, key_codes) pairs."""
-    return np.isin(rows * width + codes, key_rows * width + key_codes)
 
 
 @dataclass(frozen=True)
@@ -236,8 +209,8 @@ def rank_batch(
     n_rows, n_tracks = batch.num_rows, len(catalog.track_ids)
     candidates = batch.column("candidates")
     entries = candidates.flatten()
-    track = _codes(pc.struct_field(entries, "track_id"), pa.array(catalog.track_ids))
-    source = _codes(pc.struct_field(entries, "source"), pa.array(sources.SOURCES))
+    track = codes(pc.struct_field(entries, "track_id"), pa.array(catalog.track_ids))
+    source = codes(pc.struct_field(entries, "source"), pa.array(sources.SOURCES))
     parent = candidates.value_parent_indices().to_numpy()
     known = (track >= 0) & (source >= 0)
     key = parent[known] * n_tracks + track[known]
@@ -261,7 +234,7 @@ def rank_batch(
     affinity_lists = batch.column("artists")
     affinity_entries = affinity_lists.flatten()
     affinity_rows = affinity_lists.value_parent_indices().to_numpy()
-    affinity_codes = _codes(
+    affinity_codes = codes(
         pc.struct_field(affinity_entries, "artist_id"), pa.array(catalog.artist_ids)
     )
     affinity = csr_matrix(
@@ -309,23 +282,21 @@ def rank_batch(
             has_profile[rows] & (clusters >= 0), similarity, np.nan
         )
 
-    skipped_rows, skipped_tracks = _list_codes(batch.column("skipped"), catalog.track_ids)
-    eligible = (catalog.boost[tracks] > 0) & ~_in_pairs(
+    skipped_rows, skipped_tracks = list_codes(batch.column("skipped"), catalog.track_ids)
+    eligible = (catalog.campaigns.boost[tracks] > 0) & ~in_pairs(
         rows, tracks, skipped_rows, skipped_tracks, n_tracks
     )
     features[:, COLUMN["boost_eligible"]] = eligible
 
     # The rules: nothing explicit for a filtered listener, nothing hidden or blocked.
     filtered = batch.column("explicit_filter").to_numpy(zero_copy_only=False).astype(bool)
-    hidden_rows, hidden_tracks = _list_codes(batch.column("hidden_tracks"), catalog.track_ids)
-    hidden_artist_rows, hidden_artists = _list_codes(
+    hidden_rows, hidden_tracks = list_codes(batch.column("hidden_tracks"), catalog.track_ids)
+    hidden_artist_rows, hidden_artists = list_codes(
         batch.column("hidden_artists"), catalog.artist_ids
     )
     allowed = ~(filtered[rows] & catalog.explicit[tracks]) & ~catalog.blocked[tracks]
-    allowed &= ~_in_pairs(rows, tracks, hidden_rows, hidden_tracks, n_tracks)
-    allowed &= ~_in_pairs(
-        rows, artists, hidden_artist_rows, hidden_artists, len(catalog.artist_ids)
-    )
+    allowed &= ~in_pairs(rows, tracks, hidden_rows, hidden_tracks, n_tracks)
+    allowed &= ~in_pairs(rows, artists, hidden_artist_rows, hidden_artists, len(catalog.artist_ids))
     rows, tracks, artists, clusters = (
         rows[allowed],
         tracks[allowed],
@@ -357,13 +328,13 @@ def rank_batch(
     # At most `shortlist_per_artist` per artist in it: the caps would leave the rest out
     # anyway, and a shortlist of a listener's three favourite artists runs dry.
     listed = np.flatnonzero(blend > 0)
-    per_artist = _place_within(
+    per_artist = place_within(
         (rows[listed] * 2 + explore[listed]) * len(catalog.artist_ids) + artists[listed],
         -blend[listed],
         tracks[listed],
     )
     listed = listed[per_artist < ranking.shortlist_per_artist]
-    place = _place_within(rows[listed] * 2 + explore[listed], -blend[listed], tracks[listed])
+    place = place_within(rows[listed] * 2 + explore[listed], -blend[listed], tracks[listed])
     shortlist = listed[
         place < np.where(explore[listed], ranking.explore_window, ranking.pool_per_user)
     ]
@@ -393,7 +364,7 @@ def rank_batch(
         counted = np.bincount(rows, ~np.isnan(liked), minlength=n_rows)
         mean = total / np.maximum(counted, 1)
         score = score * np.nan_to_num(liked / np.where(mean > 0, mean, 1.0)[rows], nan=1.0)
-    preferred_rows, preferred_genres = _list_codes(
+    preferred_rows, preferred_genres = list_codes(
         batch.column("preferred_genres"), catalog.genre_ids
     )
     if preferred_rows.size:
@@ -409,7 +380,7 @@ def rank_batch(
         )
         score = np.where(overlap, score * (1.0 + playlists.preferred_genre_boost), score)
     score, boosted = boost_discovery_mode(
-        rows, score, catalog.boost[tracks], eligible, playlists.max_boosted_per_playlist
+        rows, score, catalog.campaigns.boost[tracks], eligible, playlists.max_boosted_per_playlist
     )
 
     # Best first per listener.
@@ -472,30 +443,13 @@ def rank_batch(
         "score": pa.array(score, pa.float32()),
         "source": pa.array(sources.SOURCES, pa.string()).take(pa.array(named)),
         "boosted": pa.array(boosted),
-        "campaign_id": _campaign_ids(catalog, tracks, boosted),
+        "campaign_id": catalog.campaigns.ids(tracks, boosted),
         "position": pa.array(np.where(positions > 0, positions, None), pa.int32()),
         "ranked_by": pa.array(
             [schema.BLEND if ranker is None else schema.RANKER] * rows.size, pa.string()
         ),
     }
     return pa.RecordBatch.from_pydict(columns)
-
-
-def _place_within(groups: np.ndarray, key: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """Each row's 0-based place within its group, ordered by `key`, then `tie`."""
-    order = np.lexsort((tie, key, groups))
-    place = np.empty(groups.size, np.int64)
-    starts = np.searchsorted(groups[order], groups[order], side="left")
-    place[order] = np.arange(groups.size) - starts
-    return place
-
-
-def _campaign_ids(catalog: CatalogArrays, tracks: np.ndarray, boosted: np.ndarray) -> pa.Array:
-    ids = np.full(tracks.size, None, object)
-    codes = catalog.campaign[tracks]
-    chosen = boosted & (codes >= 0)
-    ids[chosen] = catalog.campaign_ids[codes[chosen]]
-    return pa.array(ids, pa.string())
 
 
 def _policy_factors(factors: pa.MapArray, n_rows: int) -> np.ndarray:
@@ -509,13 +463,14 @@ def _policy_factors(factors: pa.MapArray, n_rows: int) -> np.ndarray:
     keys, items = factors.keys, factors.items
     if len(keys) != rows.size:  # a sliced batch: its own entries only
         keys, items = keys[offsets[0] : offsets[-1]], items[offsets[0] : offsets[-1]]
-    codes = _codes(keys, pa.array(sources.SOURCES))
+    source = codes(keys, pa.array(sources.SOURCES))
     values = items.to_numpy(zero_copy_only=False)
-    matrix[rows[codes >= 0], codes[codes >= 0]] = values[codes >= 0]
+    matrix[rows[source >= 0], source[source >= 0]] = values[source >= 0]
     return matrix
 
 
-def _empty_list(element: str) -> F.Column:
+def empty_list(element: str) -> F.Column:
+    """An empty array of `element` (a Spark SQL type): what a listener without any has."""
     return F.expr(f"cast(array() as array<{element}>)")
 
 
@@ -552,28 +507,9 @@ def listener_rows(
         .groupBy("user_id")
         .agg(F.collect_list(F.struct("artist_id", "affinity")).alias("artists"))
     )
-    hides = controls.hides.groupBy("user_id").agg(
-        F.collect_list(F.when(F.col("item_type") == controls_schema.TRACK, F.col("item_id"))).alias(
-            "hidden_tracks"
-        ),
-        F.collect_list(
-            F.when(F.col("item_type") == controls_schema.ARTIST, F.col("item_id"))
-        ).alias("hidden_artists"),
-    )
-    # Only skips of boosted tracks matter here: a boost never follows a skip.
-    skipped = (
-        controls.skipped.join(controls.campaigns.select("track_id"), "track_id", "left_semi")
-        .groupBy("user_id")
-        .agg(F.collect_list("track_id").alias("skipped"))
-    )
     rows = (
         grouped.join(plays, "user_id", "left")
         .join(artists, "user_id", "left")
-        .join(hides, "user_id", "left")
-        .join(skipped, "user_id", "left")
-        .join(
-            controls.explicit_filtered.withColumn("explicit_filter", F.lit(True)), "user_id", "left"
-        )
         .join(controls.preferred_genres, "user_id", "left")
     )
     if profiles is not None:
@@ -602,18 +538,46 @@ def listener_rows(
                 "exploration_share": F.lit(None).cast("double"),
             }
         )
-    return rows.withColumns(
+    return with_control_lists(rows, controls).withColumns(
         {
-            "artists": F.coalesce(
-                "artists", _empty_list("struct<artist_id:string,affinity:float>")
-            ),
-            "hidden_tracks": F.coalesce("hidden_tracks", _empty_list("string")),
-            "hidden_artists": F.coalesce("hidden_artists", _empty_list("string")),
-            "skipped": F.coalesce("skipped", _empty_list("string")),
-            "explicit_filter": F.coalesce("explicit_filter", F.lit(False)),
-            "preferred_genres": F.coalesce("preferred_genres", _empty_list("string")),
-            "moods": F.coalesce("moods", _empty_list("struct<cluster:int,share:double>")),
+            "artists": F.coalesce("artists", empty_list("struct<artist_id:string,affinity:float>")),
+            "preferred_genres": F.coalesce("preferred_genres", empty_list("string")),
+            "moods": F.coalesce("moods", empty_list("struct<cluster:int,share:double>")),
         }
+    )
+
+
+def with_control_lists(rows: DataFrame, controls: Controls) -> DataFrame:
+    """`rows` (one per listener) plus what the rules of a numpy pass read of each listener:
+    `hidden_tracks`, `hidden_artists`, `skipped` (boosted tracks they skipped: a boost never
+    follows a skip) and `explicit_filter`."""
+    hides = controls.hides.groupBy("user_id").agg(
+        F.collect_list(F.when(F.col("item_type") == controls_schema.TRACK, F.col("item_id"))).alias(
+            "hidden_tracks"
+        ),
+        F.collect_list(
+            F.when(F.col("item_type") == controls_schema.ARTIST, F.col("item_id"))
+        ).alias("hidden_artists"),
+    )
+    skipped = (
+        controls.skipped.join(controls.campaigns.select("track_id"), "track_id", "left_semi")
+        .groupBy("user_id")
+        .agg(F.collect_list("track_id").alias("skipped"))
+    )
+    return (
+        rows.join(hides, "user_id", "left")
+        .join(skipped, "user_id", "left")
+        .join(
+            controls.explicit_filtered.withColumn("explicit_filter", F.lit(True)), "user_id", "left"
+        )
+        .withColumns(
+            {
+                "hidden_tracks": F.coalesce("hidden_tracks", empty_list("string")),
+                "hidden_artists": F.coalesce("hidden_artists", empty_list("string")),
+                "skipped": F.coalesce("skipped", empty_list("string")),
+                "explicit_filter": F.coalesce("explicit_filter", F.lit(False)),
+            }
+        )
     )
 
 

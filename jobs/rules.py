@@ -2,9 +2,10 @@
 Mode - applied to every candidate of every playlist, and the per-row annotation that proves
 a week's playlists obey them before they are published.
 
-Rules are evaluated at the publish moment, 00:00 UTC of the week's Monday. Each rule is
-written once, as a flag on candidate rows (`_with_control_flags`): the playlist stage drops
-flagged candidates, and validation (`annotate`) names any published row that is flagged.
+Rules are evaluated at the publish moment, 00:00 UTC of the week's Monday. The playlists'
+numpy passes (jobs/discover.py, jobs/release_radar.py) drop what the rules forbid and
+apply the boosts; validation (`annotate`, here in Spark, written apart from them) flags
+every published row against every rule, so a pass that gets a rule wrong stops the week.
 """
 
 from __future__ import annotations
@@ -178,48 +179,6 @@ def _with_control_flags(rows: DataFrame, controls: Controls) -> DataFrame:
             "_blocked": set_("_blk_t") | set_("_blk_a"),
         }
     ).drop("_filter_on", "_hid_t", "_hid_a", "_blk_t", "_blk_a")
-
-
-_CONTROL_FLAGS = ("_explicit_filtered", "_hidden", "_blocked")
-
-
-def remove_disallowed(candidates: DataFrame, tracks: DataFrame, controls: Controls) -> DataFrame:
-    """Candidates (user_id, track_id, ...) without explicit tracks for listeners with the
-    filter on, hidden or don't-suggest tracks and artists, and blocked tracks and artists.
-    Adds the track's `artist_id` and `album_id`."""
-    described = candidates.join(
-        tracks.select("track_id", "artist_id", "album_id", "explicit"), "track_id"
-    )
-    flagged = _with_control_flags(described, controls)
-    allowed = ~F.greatest(*[F.col(flag) for flag in _CONTROL_FLAGS])
-    return flagged.where(allowed).drop("explicit", *_CONTROL_FLAGS)
-
-
-def apply_discovery_mode(scored: DataFrame, controls: Controls, max_boosted: int) -> DataFrame:
-    """Sponsored boosts on (user_id, track_id, score, ...) rows of one playlist type: a track
-    in a campaign in force gets `score` x (1 + boost) unless the listener ever skipped it,
-    for at most `max_boosted` tracks per listener (the best after boosting; the others keep
-    their plain score). Adds `boosted` and `campaign_id` (null unless boosted)."""
-    skipped = _flag(controls.skipped, ["user_id", "track_id"], "_skipped")
-    joined = scored.join(controls.campaigns, "track_id", "left").join(
-        skipped, ["user_id", "track_id"], "left"
-    )
-    eligible = F.col("boost").isNotNull() & F.col("_skipped").isNull()
-    boosted_score = F.col("score") * (1.0 + F.col("boost"))
-    best_boosted = Window.partitionBy("user_id", "_eligible").orderBy(
-        F.desc("_boosted_score"), F.asc("track_id")
-    )
-    ranked = joined.withColumns(
-        {"_eligible": eligible, "_boosted_score": F.when(eligible, boosted_score)}
-    ).withColumn("_n", F.row_number().over(best_boosted))
-    boosted = F.col("_eligible") & (F.col("_n") <= max_boosted)
-    return ranked.withColumns(
-        {
-            "score": F.when(boosted, F.col("_boosted_score")).otherwise(F.col("score")),
-            "campaign_id": F.when(boosted, F.col("campaign_id")),
-            "boosted": boosted,
-        }
-    ).drop("boost", "_skipped", "_eligible", "_boosted_score", "_n")
 
 
 def annotate(

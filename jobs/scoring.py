@@ -3,8 +3,7 @@ against a broadcast item matrix (implicit's fused top-K, masks and per-listener 
 gates inside the product), top-K of sparse vote products, and the masks they take.
 
 Each `*_scorer` returns a `mapInArrow` function over listener batches; `retrieve`
-(jobs/retrieval.py) calls them on one batch at a time, and Release Radar's similar
-artists (jobs/playlists.py) run `nearest_by_cosine` through Spark.
+(jobs/retrieval.py) calls them on one batch at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ SCORED = pa.schema(
         pa.field("rank", pa.int32()),
     ]
 )
-SCORED_DDL = "user_id string, item_id string, score float, rank int"
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -187,60 +185,6 @@ def played_masks(played_lists: DataFrame) -> DataFrame:
     """(user_id, masked): the tracks each user played before the week, never to be offered,
     from the week's `played` lists (jobs/history.py): one row per listener, no history scan."""
     return played_lists.select("user_id", F.col("track_ids").alias("masked"))
-
-
-def top_products(
-    users: DataFrame, items: DataFrame, masked: DataFrame, k: int, cosine: bool = False
-) -> DataFrame:
-    """Top-`k` items per user by u . v (with `cosine`, u . v / (|u| |v|)), masked items left
-    out: the item matrix is broadcast and each user partition is one matrix product.
-
-    users: (user_id, factors); items: (item_id, factors); masked: (user_id, masked: item
-    ids), one row per user (`masked_by_user`).
-    Returns (user_id, item_id, score, rank), rank 1-based."""
-    table = items.select("item_id", "factors").orderBy("item_id").toArrow()
-    if table.num_rows == 0:
-        return users.sparkSession.createDataFrame([], SCORED_DDL)
-    item_ids = table.column("item_id").to_numpy(zero_copy_only=False)
-    vectors = table.column("factors").combine_chunks()
-    matrix = vectors.flatten().to_numpy().reshape(len(item_ids), -1).astype(np.float32)
-    return top_products_of_matrix(users, item_ids, matrix, masked, k, cosine)
-
-
-def top_products_of_matrix(
-    users: DataFrame,
-    item_ids: np.ndarray,
-    item_factors: np.ndarray,
-    masked: DataFrame,
-    k: int,
-    cosine: bool = False,
-    item_groups: np.ndarray | None = None,
-) -> DataFrame:
-    """`top_products` against an item matrix already on the driver (row i is `item_ids[i]`,
-    at least one row). With `item_groups` (row i's group), users also carry `groups`
-    (array<int>): each user gets only items of those groups (see `batch_scorer`)."""
-    spark = users.sparkSession
-    item_factors = np.asarray(item_factors, dtype=np.float32)
-    if cosine:
-        item_factors = unit_rows(item_factors)
-    columns = ["user_id", "factors"] + ([] if item_groups is None else ["groups"])
-    rows = users.select(*columns).join(masked, "user_id", "left")
-    shipped = spark.sparkContext.broadcast((item_ids, item_factors, item_groups))
-
-    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ids, factors, groups = shipped.value
-        return batch_scorer(ids, factors, k, cosine, groups)(batches)
-
-    return rows.mapInArrow(score, SCORED_DDL)
-
-
-def nearest_by_cosine(queries: DataFrame, pool: DataFrame, n: int) -> DataFrame:
-    """(user_id, item_id, score, rank): for each query (user_id, factors), the `n` vectors
-    of `pool` (item_id, factors, ids shared with the queries) closest by cosine, itself
-    never included, similarity > 0 only."""
-    never_itself = queries.select("user_id", F.array("user_id").alias("masked"))
-    scored = top_products(queries, pool, never_itself, n, cosine=True)
-    return scored.where(F.col("score") > 0)
 
 
 def vote_scorer(

@@ -32,7 +32,7 @@ from schemas import catalog, playlists, raw_events
 if TYPE_CHECKING:
     import great_expectations as gx
 
-Check = tuple[DataFrame, "gx.ExpectationSuite", dict]
+Check = tuple[DataFrame, "gx.ExpectationSuite", dict, bool]  # bool: cache the frame first
 
 
 def _staged_playlists(spark: SparkSession, config: PipelineConfig, week: date) -> DataFrame:
@@ -58,9 +58,11 @@ def _playlist_checks(spark: SparkSession, config: PipelineConfig, week: date) ->
         week,
         config.playlists,
     )
+    # The staged rows are scanned per expectation (cheaper than caching them: 10M bench,
+    # 7.4 s against 10.7 s); the annotation's joins are computed once and cached.
     return [
-        (staged, playlists.suite(), {"max_length": config.playlists.length}),
-        (annotated, playlists.rules_suite(), {}),
+        (staged, playlists.suite(), {"max_length": config.playlists.length}, False),
+        (annotated, playlists.rules_suite(), {}, True),
     ]
 
 
@@ -68,10 +70,11 @@ def _raw_event_checks(spark: SparkSession, config: PipelineConfig, week: date) -
     raw = read_raw_days(
         spark, config.raw_events_dir, ingest_days(config, week), config.skip_unreadable_raw_files
     )
-    return [(raw, raw_events.suite(), {"min_rows": 1})]
+    return [(raw, raw_events.suite(), {"min_rows": 1}, True)]  # parsed once, cached
 
 
-# table -> the (frame, suite, parameters) to validate, in order; the first frame is the table.
+# table -> the (frame, suite, parameters, persist) to validate, in order; the first frame
+# is the table.
 CHECKS: dict[str, Callable[[SparkSession, PipelineConfig, date], list[Check]]] = {
     "raw_events": _raw_event_checks,
     "playlists": _playlist_checks,
@@ -80,8 +83,8 @@ CHECKS: dict[str, Callable[[SparkSession, PipelineConfig, date], list[Check]]] =
 
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict, table: str) -> None:
     checks = CHECKS[table](spark, config, week)
-    for frame, suite, parameters in checks:
-        validate(frame, suite, parameters, run_dir(config, week) / "validation")
+    for frame, suite, parameters, persist in checks:
+        validate(frame, suite, parameters, run_dir(config, week) / "validation", persist)
     rows[table] = checks[0][0].count()
 
 

@@ -1,20 +1,17 @@
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
+import pyarrow as pa
 import pytest
 from candidate_lists import nested_candidates
 from pyspark.sql import functions as F
 
 from jobs.config import PlaylistConfig, RankingConfig
 from jobs.discover import PassSettings, build_discover_pool
-from jobs.playlists import (
-    DISCOVER_REASONS,
-    artist_vectors,
+from jobs.playlists import DISCOVER_REASONS, discover_weekly_rows
+from jobs.release_radar import (
     build_release_radar,
-    cared_artists,
-    discover_weekly_rows,
     new_releases,
-    release_radar_artists,
     similar_artists,
 )
 from schemas import candidates as candidates_schema
@@ -129,27 +126,37 @@ def test_discover_weekly_caps_artists_and_length(spark, catalog_frames, controls
     assert rows[0]["reason"].endswith("Ada") or "Ada" in rows[0]["reason"]
 
 
-def _release_radar(spark, catalog_frames, controls, interactions, follows, similar=()):
+def _release_radar(
+    spark,
+    catalog_frames,
+    controls,
+    interactions,
+    follows,
+    similar=(),
+    fields=("track_id", "source"),
+):
     tracks, albums, artists = catalog_frames
-    listeners = release_radar_artists(
-        cared_artists(
-            spark.createDataFrame(interactions, schema=interactions_schema.SCHEMA),
-            spark.createDataFrame(
-                [(u, a, datetime(2026, 1, 1, tzinfo=timezone.utc)) for u, a in follows],
-                schema=controls_schema.FOLLOWS,
-            ),
-            tracks,
-            WEEK,
-        ),
-        spark.createDataFrame(
-            list(similar), "artist_id string, similar_id string, similarity float"
-        ),
-    )
-    releases = new_releases(tracks, albums, WEEK, CONFIG)
     rows = build_release_radar(
-        listeners, releases, tracks, artists, controls, "v1", WEEK, CONFIG
+        spark.createDataFrame(interactions, schema=interactions_schema.SCHEMA),
+        spark.createDataFrame(
+            [(u, a, datetime(2026, 1, 1, tzinfo=timezone.utc)) for u, a in follows],
+            schema=controls_schema.FOLLOWS,
+        ),
+        tracks,
+        artists,
+        new_releases(tracks, albums, WEEK, CONFIG),
+        pa.table(
+            {
+                "artist_id": pa.array([a for a, _, _ in similar], pa.string()),
+                "similar_id": pa.array([s for _, s, _ in similar], pa.string()),
+                "similarity": pa.array([v for _, _, v in similar], pa.float32()),
+            }
+        ),
+        controls,
+        WEEK,
+        CONFIG,
     ).collect()
-    return {(r["user_id"], r["position"]): (r["track_id"], r["source"]) for r in rows}
+    return {(r["user_id"], r["position"]): tuple(r[f] for f in fields) for r in rows}
 
 
 def test_release_radar_lists_followed_then_played_artists_one_track_per_release(
@@ -205,6 +212,48 @@ def test_release_radar_leaves_out_listeners_with_nothing_new_and_obeys_controls(
     assert got == {}  # no filler
 
 
+def test_release_radar_obeys_every_rule_and_boosts_in_its_pass(spark, catalog_frames, controls_at):
+    tracks, albums, artists = catalog_frames
+    running = (WEEK_START - timedelta(days=1), WEEK_START + timedelta(days=6))
+    got = _release_radar(
+        spark,
+        (tracks.withColumn("explicit", F.col("track_id") == "n1"), albums, artists),
+        controls_at(
+            WEEK,
+            settings=[("u2", True, None)],
+            hides=[
+                ("u3", "track", "m1", "hide", WEEK_START - timedelta(days=1), None),
+                ("u4", "artist", "a1", "dont_suggest", WEEK_START - timedelta(days=9), None),
+            ],
+            rules=[("track", "m2", "legal_takedown", *running)],
+            campaigns=[("dm-1", "n1", 1.0, *running)],
+        ),
+        # Everyone plays a1 (t1, 4 plays) and follows a2.
+        interactions=[(u, "t1", 2.0, 4, 0, None, WEEK) for u in ("u1", "u2", "u3", "u4")],
+        follows=[(u, "a2") for u in ("u1", "u2", "u3", "u4")],
+        fields=("track_id", "boosted", "campaign_id", "reason"),
+    )
+    followed = ("m1", False, None, "New from Bo, released 2026-11-16: you follow them")
+    boosted = (
+        "n1",
+        True,
+        "dm-1",
+        "New from Ada, released 2026-11-20: you played their tracks 4 time(s)",
+    )
+    assert got == {
+        # Boosted, n1 (3.3 x 2) passes a1's most popular n2 (5.7).
+        ("u1", 1): followed,
+        ("u1", 2): boosted,
+        # u2 filters explicit n1: n2, unboosted.
+        ("u2", 1): followed,
+        ("u2", 2): ("n2", False, None, boosted[3]),
+        # u3 hid m1, and m2 is taken down: nothing of a2's.
+        ("u3", 1): boosted,
+        # u4 asked for no more a1.
+        ("u4", 1): followed,
+    }
+
+
 def test_release_window_follows_the_configured_weekday(spark, catalog_frames):
     tracks, albums, _ = catalog_frames
     fridays = replace(CONFIG, release_radar_weekday="friday")
@@ -236,11 +285,15 @@ def test_similar_artists_pool_track_factors_per_artist(spark):
         ],
         schema=model.TRACK_FACTORS,
     )
-    vectors = artist_vectors(factors, tracks)
-    similar = similar_artists(vectors, spark.createDataFrame([("a1",)], "artist_id string"), 5)
+    similar = similar_artists(
+        factors.select("track_id", "factors").toArrow(),
+        tracks.select("track_id", "artist_id").toArrow(),
+        pa.array(["a1"]),
+        5,
+    )
     got = [
-        (r["similar_id"], round(r["similarity"], 3))
-        for r in similar.orderBy("similarity", ascending=False).collect()
+        (row["similar_id"], round(row["similarity"], 3))
+        for row in similar.sort_by([("similarity", "descending")]).to_pylist()
     ]
     assert [a for a, _ in got] == ["a2", "a3"]
     assert got[0][1] > 0.99 and 0 < got[1][1] < 0.2

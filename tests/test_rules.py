@@ -6,11 +6,9 @@ from jobs.config import PlaylistConfig
 from jobs.quality import ValidationFailed, validate
 from jobs.rules import (
     annotate,
-    apply_discovery_mode,
     blocks_in_force,
     campaigns_in_force,
     hides_in_force,
-    remove_disallowed,
 )
 from schemas import catalog, controls, playlists
 
@@ -86,72 +84,6 @@ def test_a_track_in_two_running_campaigns_gets_the_larger_boost(spark):
     )
     got = _pairs(campaigns_in_force(campaigns, WEEK), "track_id", "campaign_id", "boost")
     assert got == [("t1", "dm-2", 0.4)]
-
-
-def test_remove_disallowed_applies_every_listener_control_and_platform_rule(
-    spark, tracks, controls_at
-):
-    candidates = spark.createDataFrame(
-        [(u, t) for u in ("u1", "u2") for t in ("t1", "t2", "t3", "t4")],
-        "user_id string, track_id string",
-    )
-    week_controls = controls_at(
-        WEEK,
-        settings=[("u1", True, None), ("u2", False, None)],
-        hides=[
-            ("u2", "track", "t1", "hide", days_ago(1), None),
-            ("u2", "artist", "a2", "dont_suggest", days_ago(100), None),
-        ],
-        rules=[("track", "t4", "legal_takedown", days_ago(1), None)],
-    )
-    got = _pairs(remove_disallowed(candidates, tracks, week_controls), "user_id", "track_id")
-    # u1: t2 is explicit and u1 filters; u2 hid t1 and a2 (t3); nobody gets blocked t4.
-    assert got == [("u1", "t1"), ("u1", "t3"), ("u2", "t2")]
-
-
-def test_a_blocked_artist_takes_all_their_tracks(spark, tracks, controls_at):
-    candidates = spark.createDataFrame(
-        [("u1", "t1"), ("u1", "t2"), ("u1", "t3")], "user_id string, track_id string"
-    )
-    week_controls = controls_at(WEEK, rules=[("artist", "a1", "policy", days_ago(1), None)])
-    got = _pairs(remove_disallowed(candidates, tracks, week_controls), "track_id")
-    assert got == [("t3",)]
-
-
-def test_discovery_mode_boosts_at_most_the_cap_and_never_after_a_skip(
-    spark, controls_at, clean_event
-):
-    scored = spark.createDataFrame(
-        [
-            ("u1", "t1", 1.0),
-            ("u1", "t2", 0.9),
-            ("u1", "t3", 0.8),
-            ("u2", "t1", 1.0),
-        ],
-        "user_id string, track_id string, score double",
-    )
-    running = (days_ago(7), NOW + timedelta(days=7))
-    week_controls = controls_at(
-        WEEK,
-        campaigns=[
-            ("dm-1", "t2", 0.5, *running),
-            ("dm-2", "t3", 1.0, *running),
-            ("dm-1", "t1", 0.5, *running),
-        ],
-        # u2 skipped t1 (10 s) last week: no boost for them, ever.
-        events_=[clean_event(1, "u2", "t1", 3, ms=10_000)],
-    )
-    rows = apply_discovery_mode(scored, week_controls, max_boosted=2).collect()
-    got = {
-        (r["user_id"], r["track_id"]): (r["score"], r["boosted"], r["campaign_id"]) for r in rows
-    }
-    assert got == {
-        # After boosting: t3 1.6, t1 1.5, t2 1.35: only the best two keep their boost.
-        ("u1", "t3"): (pytest.approx(1.6), True, "dm-2"),
-        ("u1", "t1"): (pytest.approx(1.5), True, "dm-1"),
-        ("u1", "t2"): (pytest.approx(0.9), False, None),
-        ("u2", "t1"): (pytest.approx(1.0), False, None),
-    }
 
 
 def _playlist_rows(spark, rows):
