@@ -31,6 +31,8 @@ No cross join, no per-user Python loop, no Spark row per candidate.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Sequence
 
@@ -116,8 +118,8 @@ def popularity_source(likes: UserItems) -> tuple[np.ndarray, np.ndarray] | None:
 
 def item_item_source(likes: UserItems, settings: PlaylistConfig) -> ItemSimilarity | None:
     """The week's item-item similarity of who played what (jobs/neighbours.py), top
-    `item_item_neighbours` per track; EASE keeps its negative weights (Last.fm: NDCG@30
-    0.300 with them, 0.288 without)."""
+    `item_item_neighbours` per track, RP3beta's blocks on every core the driver may use;
+    EASE keeps its negative weights (Last.fm: NDCG@30 0.300 with them, 0.288 without)."""
     if likes.shape[0] == 0:
         return None
     return item_similarity(
@@ -127,6 +129,7 @@ def item_item_source(likes: UserItems, settings: PlaylistConfig) -> ItemSimilari
         ease_max_tracks=settings.ease_max_tracks,
         k=settings.item_item_neighbours,
         negative_weights=True,
+        threads=len(os.sched_getaffinity(0)),
     )
 
 
@@ -247,17 +250,21 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     history = read_table(spark, config, "events", events.EVENTS)
     played = played_masks(read_week(spark, config, "played", played_schema.PLAYED, week))
     cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
-    profiles, audio = taste_source(spark, config, week, interactions_df, rows)
     likes = positive_user_items(interactions_df)
-    sources = Sources(
-        k=k,
-        als=factor_source(read_week(spark, config, "track_factors", model.TRACK_FACTORS, week)),
-        people=people_source(user_factors, likes, settings.neighbours),
-        popularity=popularity_source(likes),
-        audio=audio,
-        tags=tag_source(spark, config),
-        item_item=item_item_source(likes, settings),
-    )
+    # The item-item build is driver numpy that releases the GIL (10M: 45 s on one core):
+    # it runs beside the Spark work of the other sources.
+    with ThreadPoolExecutor(1) as background:
+        item_item = background.submit(item_item_source, likes, settings)
+        profiles, audio = taste_source(spark, config, week, interactions_df, rows)
+        sources = Sources(
+            k=k,
+            als=factor_source(read_week(spark, config, "track_factors", model.TRACK_FACTORS, week)),
+            people=people_source(user_factors, likes, settings.neighbours),
+            popularity=popularity_source(likes),
+            audio=audio,
+            tags=tag_source(spark, config),
+            item_item=item_item.result(),
+        )
     del likes  # the sources hold what they need of it
     listeners = listener_inputs(user_factors, interactions_df, played, cold, profiles)
     retrieved = retrieve(listeners, sources).withColumn("week", F.lit(week))

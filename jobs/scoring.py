@@ -33,26 +33,62 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, np.float32(1.0))
 
 
+# sparse_top_k's coarse buckets: a positive float32's bits >> 20 (its exponent and top
+# three mantissa bits), 2,041 buckets, each spanning values within a factor of 1.125.
+_BUCKET_SHIFT = 20
+_BUCKETS = (0x7F800000 >> _BUCKET_SHIFT) + 1
+
+
+# Rows per pass of the bucket counts, so that their arrays stay small: 4.5M entries per
+# 256 rows of 17,700 scored tracks (one pass over 4,096 such rows was 3.5x slower).
+_CHUNK_ROWS = 256
+
+
+def _within_top_buckets(values: np.ndarray, indptr: np.ndarray, k: int) -> np.ndarray:
+    """Indices into `values` (the entries of consecutive rows, `indptr` their offsets
+    starting at any base) of the positive entries in each row's best buckets that together
+    hold at least k entries: every entry that can be among the row's k best."""
+    n_rows = indptr.size - 1
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
+    # Non-positive values share the lowest bucket with the tiniest positive ones: a row
+    # whose k best reach down to it keeps all, and only positives are kept (a track no
+    # neighbour likes, net, is no candidate).
+    bucket = np.maximum(values.view(np.int32) >> _BUCKET_SHIFT, 0)
+    counts = np.bincount(rows * _BUCKETS + bucket, minlength=n_rows * _BUCKETS)
+    # Entries at or above each bucket, best bucket first; the row's cut is the first bucket
+    # (from the top) where they reach k, or the lowest when the row has fewer.
+    reached = np.cumsum(counts.reshape(n_rows, _BUCKETS)[:, ::-1], axis=1) >= k
+    cut = np.where(reached.any(axis=1), _BUCKETS - 1 - reached.argmax(axis=1), 0)
+    return np.flatnonzero((bucket >= cut[rows]) & (values > 0))
+
+
 def sparse_top_k(
     batch: pa.RecordBatch, scores: csr_matrix, item_ids: np.ndarray, k: int
 ) -> pa.RecordBatch:
     """SCORED rows: the k best positive entries of each row of the sparse `scores`, best
-    first, ties by the lower item index. Only the non-zeros are sorted: a batch never
-    becomes a dense users x tracks matrix."""
-    scores = csr_matrix(scores, dtype=np.float32, copy=True)  # sorted below: not the caller's
-    scores.eliminate_zeros()
-    scores.sort_indices()  # ties go to the lower index: the stable sort keeps this order
-    rows = np.repeat(np.arange(scores.shape[0], dtype=np.int64), np.diff(scores.indptr))
-    positive = scores.data > 0  # a track no neighbour likes (net) is no candidate
-    rows, cols, values = rows[positive], scores.indices[positive], scores.data[positive]
-    # One int64 key, (row, best first): a positive float32's bits order like its value,
-    # and numpy sorts integers stably by radix: 2,048 listeners x 6,100 scored tracks, top
-    # 300, 4.2 s against 51 s for the three-key lexsort this replaces.
-    descending = np.int64(0x7FFFFFFF) - values.view(np.int32).astype(np.int64)
-    order = np.argsort((rows << 31) | descending, kind="stable")
+    first, ties by the lower item index. Only the non-zeros are read, never a dense users x
+    tracks matrix, and only the few that can be among a row's k best are sorted.
+
+    A row's entries are counted per coarse value bucket (the float's top bits, which order
+    like the values); the buckets from the best down until they hold k entries are kept,
+    the rest cannot be in the top k. The kept entries (about k to a few k per row, against
+    thousands scored) are then sorted exactly. A batch shaped like the 10M bench's
+    item-item one (4,096 listeners x 17,700 scored tracks, top 100): 1.6 s, against 7.4 s
+    for the sort of every entry this replaces. `scores` holds no duplicate entries (as
+    scipy's products and sums); its indices need not be sorted."""
+    indptr, n_rows = scores.indptr, scores.shape[0]
+    values = scores.data.astype(np.float32, copy=False)
+    kept = [np.zeros(0, np.int64)]
+    for first in range(0, n_rows, _CHUNK_ROWS):
+        last = min(first + _CHUNK_ROWS, n_rows)
+        span = values[indptr[first] : indptr[last]]
+        kept.append(indptr[first] + _within_top_buckets(span, indptr[first : last + 1], k))
+    kept = np.concatenate(kept)
+    rows = np.searchsorted(indptr, kept, side="right") - 1
+    cols, values = scores.indices[kept], values[kept]
+    order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
-    starts = np.searchsorted(rows, np.arange(scores.shape[0]))
-    rank = np.arange(rows.size) - starts[rows] + 1
+    rank = np.arange(rows.size) - np.searchsorted(rows, rows) + 1
     keep = rank <= k
     return pa.RecordBatch.from_arrays(
         [

@@ -75,3 +75,21 @@ def test_sparse_top_k_breaks_many_ties_by_index_and_leaves_the_input_alone():
         got = [int(r["item_id"]) for r in rows if r["user_id"] == f"u{u}"]
         assert got == expected.tolist()
     assert (scores != before).nnz == 0 and np.array_equal(scores.indices, before.indices)
+
+
+def test_sparse_top_k_matches_a_full_sort_across_magnitudes_and_crowded_buckets():
+    # The coarse buckets must never cut a top-k entry: values from 1e-30 to 1e30, rows
+    # whose k best share one bucket (0.50 to 0.51), rows with fewer than k entries.
+    rng = np.random.default_rng(11)
+    dense = (rng.random((60, 500)) * 10.0 ** rng.integers(-30, 30, (60, 500))).astype(np.float32)
+    dense[:20] = (0.5 + rng.random((20, 500)) / 100).astype(np.float32)
+    dense[rng.random(dense.shape) < 0.5] = 0
+    dense[40:, 20:] = 0
+    rows = sparse_top_k(_user_batch(60), csr_matrix(dense), np.arange(500).astype(str), 40)
+    got = {}
+    for row in rows.to_pylist():
+        got.setdefault(row["user_id"], []).append(int(row["item_id"]))
+    for user in range(60):
+        positive = np.flatnonzero(dense[user] > 0)
+        expected = positive[np.lexsort((positive, -dense[user][positive]))][:40]
+        assert got.get(f"u{user}", []) == expected.tolist()
