@@ -258,8 +258,9 @@ def _grouped_top_k(
     max_block_cells: int,
 ) -> TopK:
     """`top_k_similar` scoring each group once: per listener, the best groups until they
-    hold k unplayed items, every group tied with the last of them included, expanded to
-    their items and sorted by (row, -score, item), so the result is the same exact top k."""
+    hold k unplayed items, every group tied with the last of them included, each expanded
+    to its first k unplayed items and sorted by (row, -score, item), so the result is the
+    same exact top k."""
     n_rows, n_groups = profiles.shape[0], grouped.distinct.shape[0]
     n_items = grouped.group.size
     size = np.bincount(grouped.group, minlength=n_groups)
@@ -290,7 +291,10 @@ def _grouped_top_k(
         ]
         threshold = np.where(enough.any(axis=1), cut, -np.inf)
         rows, groups = np.nonzero(valid & (scores >= threshold[:, None]))
-        counts = size[groups]
+        # A group's members in item order: no more than its first k unplayed ones can be in
+        # the row's top k, so each expands to at most k plus its played members (the 10M
+        # world's 59 groups hold 1,400 tracks each: a batch expanded 5.7M pairs, now 0.4M).
+        counts = np.minimum(size[groups], k + size[groups] - available[rows, groups])
         pair = np.repeat(np.arange(rows.size), counts)
         offset = np.arange(pair.size) - np.repeat(np.cumsum(counts) - counts, counts)
         items = members[first_member[groups][pair] + offset]
