@@ -19,18 +19,25 @@ def test_sparse_top_k_orders_best_first_drops_non_positive_and_breaks_ties_by_in
     ]
 
 
+def _assert_full_sort(dense: np.ndarray, k: int) -> None:
+    """sparse_top_k of `dense` is, per row, its positive entries sorted by (-value, index),
+    the first k."""
+    n_rows, n_items = dense.shape
+    rows = sparse_top_k(_user_batch(n_rows), csr_matrix(dense), np.arange(n_items).astype(str), k)
+    got = {}
+    for row in rows.to_pylist():
+        got.setdefault(row["user_id"], []).append(int(row["item_id"]))
+    for user in range(n_rows):
+        positive = np.flatnonzero(dense[user] > 0)
+        expected = positive[np.lexsort((positive, -dense[user][positive]))][:k]
+        assert got.get(f"u{user}", []) == expected.tolist()
+
+
 def test_sparse_top_k_matches_a_full_sort():
     rng = np.random.default_rng(3)
     dense = rng.random((50, 400)).astype(np.float32)
     dense[dense < 0.7] = 0.0
-    rows = sparse_top_k(_user_batch(50), csr_matrix(dense), np.arange(400).astype(str), 30)
-    got = {}
-    for row in rows.to_pylist():
-        got.setdefault(row["user_id"], []).append(int(row["item_id"]))
-    for user in range(50):
-        positive = np.flatnonzero(dense[user] > 0)
-        expected = positive[np.argsort(-dense[user, positive], kind="stable")][:30]
-        assert got[f"u{user}"] == expected.tolist()
+    _assert_full_sort(dense, 30)
 
 
 def test_group_gate_matches_a_masked_full_sort():
@@ -85,11 +92,4 @@ def test_sparse_top_k_matches_a_full_sort_across_magnitudes_and_crowded_buckets(
     dense[:20] = (0.5 + rng.random((20, 500)) / 100).astype(np.float32)
     dense[rng.random(dense.shape) < 0.5] = 0
     dense[40:, 20:] = 0
-    rows = sparse_top_k(_user_batch(60), csr_matrix(dense), np.arange(500).astype(str), 40)
-    got = {}
-    for row in rows.to_pylist():
-        got.setdefault(row["user_id"], []).append(int(row["item_id"]))
-    for user in range(60):
-        positive = np.flatnonzero(dense[user] > 0)
-        expected = positive[np.lexsort((positive, -dense[user][positive]))][:40]
-        assert got.get(f"u{user}", []) == expected.tolist()
+    _assert_full_sort(dense, 40)
