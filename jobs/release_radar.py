@@ -265,6 +265,15 @@ def radar_listener_rows(
     return with_control_lists(rows, controls)
 
 
+def _entries_of(matrix: csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every stored entry of `matrix`'s rows `rows` (repeats allowed), in order: (the
+    position in `rows` it belongs to, its index in `matrix.indices` and `.data`)."""
+    counts = np.diff(matrix.indptr)[rows]
+    source = np.repeat(np.arange(rows.size), counts)
+    starts = np.repeat(matrix.indptr[rows] - np.cumsum(counts) + counts, counts)
+    return source, starts + np.arange(source.size)
+
+
 def _artist_tiers(batch: pa.RecordBatch, arrays: ReleaseArrays):
     """(row, artist, tier, affinity, plays, related) of every releasing artist with a tier
     for a listener of the batch; related is the tier-3 artist's closest cared-for one."""
@@ -304,10 +313,7 @@ def _artist_tiers(batch: pa.RecordBatch, arrays: ReleaseArrays):
     ]
     # Tier 3: each releasing artist like one the listener cares for (and not cared for).
     like = arrays.similar_to
-    counts = np.diff(like.indptr)[artists]
-    source = np.repeat(np.arange(cared.size), counts)
-    starts = np.repeat(like.indptr[artists] - np.cumsum(counts) + counts, counts)
-    entry = starts + np.arange(source.size)
+    source, entry = _entries_of(like, artists)
     similar_rows, similar = rows[source], like.indices[entry]
     value = like.data[entry] * weight[source]
     key = similar_rows * n_artists + similar
@@ -338,12 +344,8 @@ def radar_batch(
     (RADAR_DDL)."""
     rows, artists, tier, affinity, plays, related = _artist_tiers(batch, arrays)
     # Each artist's new tracks, one row per (listener, track).
-    of_artist = arrays.tracks_of
-    counts = np.diff(of_artist.indptr)[artists]
-    source = np.repeat(np.arange(rows.size), counts)
-    starts = np.repeat(of_artist.indptr[artists] - np.cumsum(counts) + counts, counts)
-    tracks = of_artist.indices[starts + np.arange(source.size)]
-    rows = rows[source]
+    source, entry = _entries_of(arrays.tracks_of, artists)
+    tracks, rows = arrays.tracks_of.indices[entry], rows[source]
     n_tracks = len(arrays.track_ids)
 
     played_rows, played_tracks = list_codes(batch.column("played"), arrays.track_ids)
