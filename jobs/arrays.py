@@ -26,9 +26,11 @@ def list_codes(lists: pa.ListArray, vocabulary: np.ndarray) -> tuple[np.ndarray,
     return rows[found >= 0], found[found >= 0]
 
 
-def in_pairs(rows: np.ndarray, codes_: np.ndarray, key_rows, key_codes, width: int) -> np.ndarray:
-    """Whether each (rows, codes_) pair is one of the (key_rows, key_codes) pairs."""
-    return np.isin(rows * width + codes_, key_rows * width + key_codes)
+def in_pairs(
+    rows: np.ndarray, columns: np.ndarray, key_rows, key_columns, width: int
+) -> np.ndarray:
+    """Whether each (rows, columns) pair is one of the (key_rows, key_columns) pairs."""
+    return np.isin(rows * width + columns, key_rows * width + key_columns)
 
 
 def place_within(groups: np.ndarray, key: np.ndarray, tie: np.ndarray) -> np.ndarray:
@@ -46,11 +48,11 @@ def blocked_tracks(
     """Per track: blocked by a platform rule in force (blocks: item_type, item_id), itself or
     its artist (`artist`: each track's code in `artist_ids`, -1 for none)."""
 
-    def hit(item_type: str, codes_: np.ndarray, vocabulary: pa.Array) -> np.ndarray:
+    def hit(item_type: str, items: np.ndarray, vocabulary: pa.Array) -> np.ndarray:
         ids = blocks.filter(pc.equal(blocks.column("item_type"), item_type)).column("item_id")
         listed = np.zeros(len(vocabulary) + 1, bool)
         listed[codes(ids, vocabulary)] = True  # -1 (unknown ids) lands in the spare last cell
-        return listed[codes_]
+        return listed[items]
 
     return hit(controls_schema.TRACK, np.arange(len(track_ids)), track_ids) | hit(
         controls_schema.ARTIST, artist, artist_ids

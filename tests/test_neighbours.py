@@ -96,6 +96,14 @@ def test_rp3beta_matches_the_dense_reference(seed, alpha, beta, k):
     assert_top_k_of(similarity, reference_rp3beta(confidences, alpha, beta), k, rtol=1e-5)
 
 
+def test_rp3beta_in_threads_gives_the_one_thread_matrix():
+    # Blocks of 3 tracks on 3 threads: finished out of order, assembled in order.
+    user_items = csr_matrix(random_confidences(4))
+    alone = rp3beta_similarity(user_items, k=4, block_rows=3)
+    threaded = rp3beta_similarity(user_items, k=4, block_rows=3, threads=3)
+    assert (alone != threaded).nnz == 0 and np.array_equal(alone.indices, threaded.indices)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("l2, k", [(10.0, N_TRACKS), (10.0, 3), (1.0, 5), (100.0, 4)])
 def test_ease_matches_the_dense_reference(seed, l2, k):
