@@ -441,3 +441,25 @@ def test_uniqueness_is_checked_on_the_rows_whose_key_repeats(spark, monkeypatch,
     assert "2 unexpected" in rank_line and "'u2'" in rank_line
     unique = frame.where("user_id = 'u1' and rank < 3")
     assert rows_with_repeated_keys(unique, ["user_id", "source", "track_id"]).count() == 0
+
+
+def test_candidate_checks_of_empty_lists_null_ranks_and_unknown_sources_in_order(spark):
+    def entry(track, source, rank, score=1.0):
+        return {"track_id": track, "source": source, "score": score, "rank": rank}
+
+    rows = [
+        ("empty", []),
+        ("unranked", [entry("t1", "als", None)]),
+        ("strangers", [entry("t1", "tv", 1), entry("t2", "radio", 1), entry("t3", "tv", 2)]),
+        ("twice", [entry("t1", "als", 1), entry("t1", "tags", 1), entry("t1", "als", 2)]),
+    ]
+    frame = spark.createDataFrame([(u, c, WEEK) for u, c in rows], candidates.SCHEMA)
+    checked = {r.user_id: r for r in candidate_checks(frame).collect()}
+    assert [checked["empty"][f] for f in ("candidates", "min_rank", "max_rank")] == [0, None, None]
+    unranked = checked["unranked"]
+    assert (unranked.incomplete, unranked.min_rank, unranked.from_als) == (1, None, 1)
+    strangers = checked["strangers"]
+    assert (strangers.unknown_sources, strangers.repeated_ranks) == ("tv,radio", 0)
+    assert (strangers.min_rank, strangers.max_rank, strangers.from_als) == (1, 2, 0)
+    twice = checked["twice"]
+    assert (twice.repeated_tracks, twice.repeated_ranks, twice.from_tags) == (1, 0, 1)
