@@ -226,68 +226,7 @@ def rank_batch(
 
     plays = pc.fill_null(batch.column("plays"), 0).to_numpy().astype(np.float32)
     features[:, COLUMN["maturity"]] = np.minimum(1.0, plays / playlists.mature_plays)[rows]
-    features[:, COLUMN["activity"]] = np.log1p(plays)[rows]
-    features[:, COLUMN["track_popularity"]] = catalog.popularity[tracks]
-    features[:, COLUMN["track_age_days"]] = catalog.age_days[tracks]
-    artists = catalog.artist[tracks]
-
-    affinity_lists = batch.column("artists")
-    affinity_entries = affinity_lists.flatten()
-    affinity_rows = affinity_lists.value_parent_indices().to_numpy()
-    affinity_codes = codes(
-        pc.struct_field(affinity_entries, "artist_id"), pa.array(catalog.artist_ids)
-    )
-    affinity = csr_matrix(
-        (
-            pc.struct_field(affinity_entries, "affinity").to_numpy()[affinity_codes >= 0],
-            (affinity_rows[affinity_codes >= 0], affinity_codes[affinity_codes >= 0]),
-        ),
-        shape=(n_rows, len(catalog.artist_ids)),
-    )
-    top = affinity.max(axis=1).toarray().ravel()
-    total = np.asarray(affinity.sum(axis=1)).ravel()
-    on_artist = np.where(
-        artists >= 0, np.asarray(affinity[rows, np.maximum(artists, 0)]).ravel(), 0
-    )
-    features[:, COLUMN["artist_affinity"]] = on_artist / np.where(top > 0, top, 1.0)[rows]
-    features[:, COLUMN["artist_share"]] = on_artist / np.where(total > 0, total, 1.0)[rows]
-    features[:, COLUMN["track_share_of_artist"]] = catalog.share_of_artist[tracks]
-    features[:, COLUMN["artist_pick_share"]] = (
-        features[:, COLUMN["artist_share"]] * features[:, COLUMN["track_share_of_artist"]]
-    )
-
-    clusters = catalog.cluster[tracks]
-    moods = batch.column("moods")
-    if catalog.audio is not None:
-        n_clusters = int(catalog.cluster.max()) + 1
-        mood_entries = moods.flatten()
-        shares = np.zeros((n_rows, max(1, n_clusters)), np.float32)
-        mood_cluster = pc.struct_field(mood_entries, "cluster").to_numpy()
-        inside = mood_cluster < n_clusters
-        shares[moods.value_parent_indices().to_numpy()[inside], mood_cluster[inside]] = (
-            pc.struct_field(mood_entries, "share").to_numpy()[inside]
-        )
-        features[:, COLUMN["cluster_affinity"]] = np.where(
-            clusters >= 0, shares[rows, np.maximum(clusters, 0)], np.nan
-        )
-        profile = batch.column("profile")
-        has_profile = profile.is_valid().to_numpy(zero_copy_only=False)
-        profiles = np.zeros((n_rows, catalog.audio.shape[1]), np.float32)
-        given = profile.flatten().to_numpy().reshape(-1, catalog.audio.shape[1])
-        profiles[has_profile] = given - catalog.audio_mean
-        norms = np.linalg.norm(profiles, axis=1, keepdims=True)
-        profiles /= np.where(norms > 0, norms, 1.0)
-        similarity = np.einsum("ij,ij->i", profiles[rows], catalog.audio[tracks])
-        features[:, COLUMN["content_similarity"]] = np.where(
-            has_profile[rows] & (clusters >= 0), similarity, np.nan
-        )
-
-    skipped_rows, skipped_tracks = list_codes(batch.column("skipped"), catalog.track_ids)
-    eligible = (catalog.campaigns.boost[tracks] > 0) & ~in_pairs(
-        rows, tracks, skipped_rows, skipped_tracks, n_tracks
-    )
-    features[:, COLUMN["boost_eligible"]] = eligible
-
+    artists, clusters = catalog.artist[tracks], catalog.cluster[tracks]
     # The rules: nothing explicit for a filtered listener, nothing hidden or blocked.
     filtered = batch.column("explicit_filter").to_numpy(zero_copy_only=False).astype(bool)
     hidden_rows, hidden_tracks = list_codes(batch.column("hidden_tracks"), catalog.track_ids)
@@ -303,7 +242,7 @@ def rank_batch(
         artists[allowed],
         clusters[allowed],
     )
-    features, eligible = features[allowed], eligible[allowed]
+    features = features[allowed]
 
     ranks = features[:, rank_columns]
     depth = playlists.candidates_per_user
@@ -344,12 +283,70 @@ def rank_batch(
         artists[shortlist],
         clusters[shortlist],
     )
-    features, eligible, explore, blend = (
-        features[shortlist],
-        eligible[shortlist],
-        explore[shortlist],
-        blend[shortlist],
+    features, explore, blend = features[shortlist], explore[shortlist], blend[shortlist]
+
+    # What the ranker reads of each shortlisted candidate. The shortlist itself needs only
+    # the sources' ranks and the maturity: describing every candidate first cost 4x the rows.
+    features[:, COLUMN["activity"]] = np.log1p(plays)[rows]
+    features[:, COLUMN["track_popularity"]] = catalog.popularity[tracks]
+    features[:, COLUMN["track_age_days"]] = catalog.age_days[tracks]
+
+    affinity_lists = batch.column("artists")
+    affinity_entries = affinity_lists.flatten()
+    affinity_rows = affinity_lists.value_parent_indices().to_numpy()
+    affinity_codes = codes(
+        pc.struct_field(affinity_entries, "artist_id"), pa.array(catalog.artist_ids)
     )
+    affinity = csr_matrix(
+        (
+            pc.struct_field(affinity_entries, "affinity").to_numpy()[affinity_codes >= 0],
+            (affinity_rows[affinity_codes >= 0], affinity_codes[affinity_codes >= 0]),
+        ),
+        shape=(n_rows, len(catalog.artist_ids)),
+    )
+    top = affinity.max(axis=1).toarray().ravel()
+    total = np.asarray(affinity.sum(axis=1)).ravel()
+    on_artist = np.where(
+        artists >= 0, np.asarray(affinity[rows, np.maximum(artists, 0)]).ravel(), 0
+    )
+    features[:, COLUMN["artist_affinity"]] = on_artist / np.where(top > 0, top, 1.0)[rows]
+    features[:, COLUMN["artist_share"]] = on_artist / np.where(total > 0, total, 1.0)[rows]
+    features[:, COLUMN["track_share_of_artist"]] = catalog.share_of_artist[tracks]
+    features[:, COLUMN["artist_pick_share"]] = (
+        features[:, COLUMN["artist_share"]] * features[:, COLUMN["track_share_of_artist"]]
+    )
+
+    moods = batch.column("moods")
+    if catalog.audio is not None:
+        n_clusters = int(catalog.cluster.max()) + 1
+        mood_entries = moods.flatten()
+        shares = np.zeros((n_rows, max(1, n_clusters)), np.float32)
+        mood_cluster = pc.struct_field(mood_entries, "cluster").to_numpy()
+        inside = mood_cluster < n_clusters
+        shares[moods.value_parent_indices().to_numpy()[inside], mood_cluster[inside]] = (
+            pc.struct_field(mood_entries, "share").to_numpy()[inside]
+        )
+        features[:, COLUMN["cluster_affinity"]] = np.where(
+            clusters >= 0, shares[rows, np.maximum(clusters, 0)], np.nan
+        )
+        profile = batch.column("profile")
+        has_profile = profile.is_valid().to_numpy(zero_copy_only=False)
+        profiles = np.zeros((n_rows, catalog.audio.shape[1]), np.float32)
+        given = profile.flatten().to_numpy().reshape(-1, catalog.audio.shape[1])
+        profiles[has_profile] = given - catalog.audio_mean
+        norms = np.linalg.norm(profiles, axis=1, keepdims=True)
+        profiles /= np.where(norms > 0, norms, 1.0)
+        similarity = np.einsum("ij,ij->i", profiles[rows], catalog.audio[tracks])
+        features[:, COLUMN["content_similarity"]] = np.where(
+            has_profile[rows] & (clusters >= 0), similarity, np.nan
+        )
+
+    skipped_rows, skipped_tracks = list_codes(batch.column("skipped"), catalog.track_ids)
+    eligible = (catalog.campaigns.boost[tracks] > 0) & ~in_pairs(
+        rows, tracks, skipped_rows, skipped_tracks, n_tracks
+    )
+    features[:, COLUMN["boost_eligible"]] = eligible
+
     if ranker is None:
         ranker_score = np.full(rows.size, np.nan)
         score = blend
