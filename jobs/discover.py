@@ -1,11 +1,12 @@
 """Discover Weekly in one ranking pass per listener batch.
 
 Each listener's candidates (every source's top K from `candidates`) travel together in one
-row with what the listener's playlist depends on: their plays, artist affinities, taste
-profile and moods, controls (explicit filter, hides, preferred genres, skips of boosted
-tracks) and, with the adaptive policy, their source factors and exploration share. The
+row with what the listener's playlist depends on: their plays, taste profile and moods,
+controls (explicit filter, hides, preferred genres, skips of boosted tracks) and, with the
+adaptive policy, their source factors and exploration share, all joined by broadcast so
+that the candidate lists are never shuffled. The listeners' artist affinities and the
 catalog (artist, album, cluster, explicit flag, platform blocks, Discovery Mode boosts,
-popularity, age, audio vectors) is broadcast as arrays. One `mapInArrow` call per batch
+popularity, age, audio vectors) are broadcast as arrays. One `mapInArrow` call per batch
 then, in numpy (jobs/ranking.py):
 
 1. builds one feature row per distinct (listener, track) candidate;
@@ -76,6 +77,7 @@ from schemas.pool import FEATURES, RANK_FEATURES, SCORE_FEATURES
 log = logging.getLogger(__name__)
 
 EXPLORATION = sources.SOURCES.index(sources.EXPLORATION)
+ARTIST_LIST = pa.list_(pa.struct([("artist_id", pa.string()), ("affinity", pa.float32())]))
 
 
 @dataclass(frozen=True)
@@ -471,17 +473,40 @@ def empty_list(element: str) -> F.Column:
     return F.expr(f"cast(array() as array<{element}>)")
 
 
+def listener_artists(interactions: DataFrame, tracks: DataFrame) -> pa.Table:
+    """(user_id, artists [(artist_id, affinity)]) sorted by listener, on the driver: each
+    listener's positive confidence summed per artist (10M: 1.4M pairs of 41,666 listeners)."""
+    return (
+        interactions.where(F.col("confidence") > 0)
+        .join(tracks.select("track_id", "artist_id"), "track_id")
+        .groupBy("user_id", "artist_id")
+        .agg(F.sum("confidence").cast("float").alias("affinity"))
+        .groupBy("user_id")
+        .agg(F.collect_list(F.struct("artist_id", "affinity")).alias("artists"))
+        .toArrow()
+        .sort_by("user_id")
+        .combine_chunks()
+    )
+
+
+def with_listener_artists(batch: pa.RecordBatch, artists: pa.Table) -> pa.RecordBatch:
+    """`batch` plus its listeners' `artists` lists (`listener_artists`; empty where none)."""
+    if not artists.num_rows:
+        return batch.append_column("artists", pa.array([[]] * batch.num_rows, ARTIST_LIST))
+    at = pc.index_in(batch.column("user_id"), value_set=artists.column("user_id").chunk(0))
+    return batch.append_column("artists", artists.column("artists").chunk(0).take(at))
+
+
 def listener_rows(
     candidates: DataFrame,
     interactions: DataFrame,
-    tracks: DataFrame,
     controls: Controls,
     profiles: DataFrame | None,
     policy: DataFrame | None,
     likeability: DataFrame | None,
 ) -> DataFrame:
     """One row per listener with candidates (the `candidates` table, a list per listener):
-    everything `rank_batch` reads of them."""
+    everything `rank_batch` reads of them but their artists (`with_listener_artists`)."""
     grouped = candidates.select("user_id", "candidates")
     if likeability is not None:  # the re-ranker's P(completed play) joins each candidate
         fields = ["track_id", "source", "score", "rank", "likeability"]
@@ -495,22 +520,16 @@ def listener_rows(
             .groupBy("user_id")
             .agg(F.collect_list(F.struct(*fields)).alias("candidates"))
         )
+    # Every side but the candidates holds a few numbers per listener: broadcast, so that the
+    # candidate lists are read where they lie, never shuffled (10M: 23.7M entries).
     plays = interactions.groupBy("user_id").agg(F.sum("plays").alias("plays"))
-    artists = (
-        interactions.where(F.col("confidence") > 0)
-        .join(tracks.select("track_id", "artist_id"), "track_id")
-        .groupBy("user_id", "artist_id")
-        .agg(F.sum("confidence").cast("float").alias("affinity"))
-        .groupBy("user_id")
-        .agg(F.collect_list(F.struct("artist_id", "affinity")).alias("artists"))
-    )
-    rows = (
-        grouped.join(plays, "user_id", "left")
-        .join(artists, "user_id", "left")
-        .join(controls.preferred_genres, "user_id", "left")
+    rows = grouped.join(F.broadcast(plays), "user_id", "left").join(
+        F.broadcast(controls.preferred_genres), "user_id", "left"
     )
     if profiles is not None:
-        rows = rows.join(profiles.select("user_id", "profile", "moods"), "user_id", "left")
+        rows = rows.join(
+            F.broadcast(profiles.select("user_id", "profile", "moods")), "user_id", "left"
+        )
     else:
         rows = rows.withColumns(
             {
@@ -520,10 +539,10 @@ def listener_rows(
         )
     if policy is not None:
         rows = rows.join(
-            policy.select(
-                "user_id",
-                F.col("factors").alias("policy_factors"),
-                "exploration_share",
+            F.broadcast(
+                policy.select(
+                    "user_id", F.col("factors").alias("policy_factors"), "exploration_share"
+                )
             ),
             "user_id",
             "left",
@@ -537,7 +556,6 @@ def listener_rows(
         )
     return with_control_lists(rows, controls).withColumns(
         {
-            "artists": F.coalesce("artists", empty_list("struct<artist_id:string,affinity:float>")),
             "preferred_genres": F.coalesce("preferred_genres", empty_list("string")),
             "moods": F.coalesce("moods", empty_list("struct<cluster:int,share:double>")),
         }
@@ -562,10 +580,12 @@ def with_control_lists(rows: DataFrame, controls: Controls) -> DataFrame:
         .agg(F.collect_list("track_id").alias("skipped"))
     )
     return (
-        rows.join(hides, "user_id", "left")
-        .join(skipped, "user_id", "left")
+        rows.join(F.broadcast(hides), "user_id", "left")
+        .join(F.broadcast(skipped), "user_id", "left")
         .join(
-            controls.explicit_filtered.withColumn("explicit_filter", F.lit(True)), "user_id", "left"
+            F.broadcast(controls.explicit_filtered.withColumn("explicit_filter", F.lit(True))),
+            "user_id",
+            "left",
         )
         .withColumns(
             {
@@ -579,18 +599,25 @@ def with_control_lists(rows: DataFrame, controls: Controls) -> DataFrame:
 
 
 def ranked_pool(
-    rows: DataFrame, catalog: CatalogArrays, ranker_text: str | None, settings: PassSettings
+    rows: DataFrame,
+    artists: pa.Table,
+    catalog: CatalogArrays,
+    ranker_text: str | None,
+    settings: PassSettings,
 ) -> DataFrame:
-    """`candidate_pool` rows (without `week`) of every listener row, one `rank_batch` per
-    Arrow batch; the catalog arrays and the ranker's text are broadcast."""
-    shipped = rows.sparkSession.sparkContext.broadcast((catalog, ranker_text, settings))
+    """`candidate_pool` rows (without `week`) of every listener row (`listener_rows`), one
+    `rank_batch` per Arrow batch; the listeners' artists (`listener_artists`), the catalog
+    arrays and the ranker's text are broadcast."""
+    shipped = rows.sparkSession.sparkContext.broadcast((artists, catalog, ranker_text, settings))
 
     def rank(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        arrays, text, pass_settings = shipped.value
+        listened, arrays, text, pass_settings = shipped.value
         ranker = None if text is None else Ranker(text, "the broadcast ranker")
         for batch in batches:
             if batch.num_rows:
-                yield rank_batch(batch, arrays, ranker, pass_settings)
+                yield rank_batch(
+                    with_listener_artists(batch, listened), arrays, ranker, pass_settings
+                )
 
     return rows.mapInArrow(rank, POOL_DDL)
 
@@ -653,10 +680,10 @@ def build_discover_pool(
         controls.campaigns.toArrow(),
         week,
     )
-    rows = listener_rows(
-        candidates, interactions, tracks, controls, profiles, listener_policy, likeability
+    rows = listener_rows(candidates, interactions, controls, profiles, listener_policy, likeability)
+    pool = ranked_pool(
+        rows, listener_artists(interactions, tracks), catalog_, ranker_text, settings
     )
-    pool = ranked_pool(rows, catalog_, ranker_text, settings)
     return with_schema(pool.withColumn("week", F.lit(week)), schema.CANDIDATE_POOL)
 
 

@@ -9,7 +9,13 @@ import pyarrow as pa
 import pytest
 
 from jobs.config import PlaylistConfig, RankingConfig
-from jobs.discover import PassSettings, catalog_arrays, rank_batch
+from jobs.discover import (
+    ARTIST_LIST,
+    PassSettings,
+    catalog_arrays,
+    rank_batch,
+    with_listener_artists,
+)
 from jobs.ranking import Ranker
 from schemas.pool import BLEND, FEATURES, RANKER
 
@@ -219,3 +225,28 @@ def test_preferred_genres_raise_matching_artists():
     assert scores[("u1", "t5")] == pytest.approx(0.6)
     assert scores[("u0", "t1")] == pytest.approx(1.0)
     assert _playlist(pool, "u0")[0] == "t6" and _playlist(pool, "u1")[0] == "t1"
+
+
+def test_each_listener_gets_their_own_artists_and_one_without_any_ranks_all_the_same():
+    batch = _batch([ALS_ALL, ALS_ALL, ALS_ALL]).drop_columns(["artists"])
+    fans = pa.table(
+        {
+            "user_id": ["u0", "u2"],
+            "artists": pa.array(
+                [[{"artist_id": "a1", "affinity": 4.0}], [{"artist_id": "a2", "affinity": 1.0}]],
+                ARTIST_LIST,
+            ),
+        }
+    )
+    joined = with_listener_artists(batch, fans)
+    assert joined.column("artists").to_pylist() == [
+        [{"artist_id": "a1", "affinity": 4.0}],
+        None,  # u1 played no artist with a positive confidence
+        [{"artist_id": "a2", "affinity": 1.0}],
+    ]
+    pool = rank_batch(joined, _catalog(), None, SETTINGS)
+    assert all(_playlist(pool, user) for user in ("u0", "u1", "u2"))
+    affinity = {(r["user_id"], r["track_id"]): r["artist_affinity"] for r in pool.to_pylist()}
+    assert affinity[("u0", "t1")] == 1.0 and affinity[("u1", "t1")] == 0.0
+    nobody = with_listener_artists(batch, fans.slice(0, 0))
+    assert nobody.column("artists").to_pylist() == [[], [], []]
