@@ -14,18 +14,16 @@ import sys
 from dataclasses import replace
 from datetime import date, timedelta
 
+from measure_variety import Judge  # docs/, beside this script
 from pyspark.sql import functions as F
 
 import jobs.discover as ranking_pass
 from jobs.config import PipelineConfig
-from jobs.evaluate import week_truth
-from jobs.history import played_tracks
-from jobs.metrics import artist_diversity, ndcg_at_k
 from jobs.rules import read_controls
 from jobs.spark import spark_session
 from jobs.tables import read_table
-from jobs.train_ranker import K, fit, labelled_pool
-from schemas import catalog, events
+from jobs.train_ranker import fit, labelled_pool
+from schemas import events
 
 UNBOUNDED = {"max_tracks_per_artist": 30, "max_tracks_per_album": 30, "max_cluster_share": 1.0}
 # (label, [playlists] settings, [ranking] settings)
@@ -47,10 +45,8 @@ def main(week: date) -> None:
     before = week - timedelta(days=7)
     config = replace(PipelineConfig.load(), hive_catalog=False)  # reads files only
     spark = spark_session(config, "measure-constraints")
-    tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+    judge = Judge(spark, config, week)
     history = read_table(spark, config, "events", events.EVENTS)
-    truth = week_truth(spark, config, tracks, played_tracks(history, week).cache(), week)
-    track_artists = tracks.select("track_id", "artist_id").toPandas()
     controls = {w: read_controls(spark, config, w) for w in (before, week)}
     for label, playlists, ranking in SETTINGS:
         setting = replace(
@@ -64,17 +60,13 @@ def main(week: date) -> None:
         labelled = labelled_pool(pool, history, before, week, config.interactions.skip_ms)
         trained = fit(labelled, setting)
         ranking_pass.load_week_ranker = lambda *_: (trained.model_text, label)
-        picks = (
-            ranking_pass.discover_pool(spark, setting, week, controls[week])
-            .where(F.col("position").isNotNull())
-            .select("user_id", "track_id", F.col("position").alias("rank"))
-            .toPandas()
+        picks = ranking_pass.discover_pool(spark, setting, week, controls[week]).where(
+            F.col("position").isNotNull()
         )
-        print(
-            f"{label:<34} NDCG@30 {ndcg_at_k(truth, picks, K):.4f}  "
-            f"artists/track {artist_diversity(picks, K, track_artists):.3f}  "
+        judge.print(
+            label,
+            picks.select("user_id", "track_id", F.col("position").alias("rank")).toPandas(),
             f"ranker {trained.validation_ndcg:.3f} blend {trained.validation_ndcg_blend:.3f}",
-            flush=True,
         )
     spark.stop()
 

@@ -12,6 +12,8 @@ import sys
 from dataclasses import replace
 from datetime import date
 
+import pandas as pd
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.config import PipelineConfig
@@ -49,13 +51,29 @@ VARIANTS = [
 ]
 
 
+class Judge:
+    """Scores a week's playlists: NDCG@30 against the week after's first plays, and distinct
+    artists per track (also used by docs/measure_constraints.py)."""
+
+    def __init__(self, spark: SparkSession, config: PipelineConfig, week: date) -> None:
+        tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
+        played = played_tracks(read_table(spark, config, "events", events.EVENTS), week).cache()
+        self.truth = week_truth(spark, config, tracks, played, week)
+        self.track_artists = tracks.select("track_id", "artist_id").toPandas()
+
+    def print(self, label: str, picks: pd.DataFrame, note: str) -> None:
+        """One line for `picks` (user_id, track_id, rank)."""
+        print(
+            f"{label:<52} NDCG@30 {ndcg_at_k(self.truth, picks, K):.4f}  "
+            f"artists/track {artist_diversity(picks, K, self.track_artists):.3f}  {note}",
+            flush=True,
+        )
+
+
 def main(week: date) -> None:
     config = replace(PipelineConfig.load(), hive_catalog=False)  # reads files only
     spark = spark_session(config, "measure-variety")
-    tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))
-    played = played_tracks(read_table(spark, config, "events", events.EVENTS), week).cache()
-    truth = week_truth(spark, config, tracks, played, week)
-    track_artists = tracks.select("track_id", "artist_id").toPandas()
+    judge = Judge(spark, config, week)
     controls = read_controls(spark, config, week)
     for label, per_artist, penalty, cluster_penalty, exploration in VARIANTS:
         variant = replace(
@@ -76,13 +94,7 @@ def main(week: date) -> None:
             "user_id", "track_id", F.col("position").alias("rank"), "source"
         )
         recs = built.toPandas()
-        explored = (recs["source"] == SOURCE_EXPLORATION).mean()
-        print(
-            f"{label:<52} NDCG@30 {ndcg_at_k(truth, recs, K):.4f}  "
-            f"artists/track {artist_diversity(recs, K, track_artists):.3f}  "
-            f"exploration {explored:.2f}",
-            flush=True,
-        )
+        judge.print(label, recs, f"exploration {(recs['source'] == SOURCE_EXPLORATION).mean():.2f}")
     spark.stop()
 
 
