@@ -490,7 +490,8 @@ def listener_artists(interactions: DataFrame, tracks: DataFrame) -> pa.Table:
 
 
 def with_listener_artists(batch: pa.RecordBatch, artists: pa.Table) -> pa.RecordBatch:
-    """`batch` plus its listeners' `artists` lists (`listener_artists`; empty where none)."""
+    """`batch` plus its listeners' `artists` lists (`listener_artists`): null or empty for a
+    listener with none, both read by `rank_batch` as no artist."""
     if not artists.num_rows:
         return batch.append_column("artists", pa.array([[]] * batch.num_rows, ARTIST_LIST))
     at = pc.index_in(batch.column("user_id"), value_set=artists.column("user_id").chunk(0))

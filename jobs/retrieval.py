@@ -33,6 +33,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
+from jobs.arrays import codes
 from jobs.neighbours import ItemSimilarity
 from jobs.scoring import SCORED, batch_scorer, unit_rows, vote_scorer
 from jobs.tags import TagSpace, tag_scorer
@@ -439,7 +440,7 @@ def _list_checks(batch: pa.RecordBatch) -> pa.RecordBatch:
     missing = np.zeros(len(entries), bool)
     for field in (track, source, score, rank):
         missing |= field.is_null().to_numpy(zero_copy_only=False)
-    known = pc.fill_null(pc.index_in(source, value_set=pa.array(schema.SOURCES)), -1).to_numpy()
+    known = codes(source, pa.array(schema.SOURCES))
     unknown = [[] for _ in range(n_rows)]
     strangers = np.flatnonzero((known < 0) & source.is_valid().to_numpy(zero_copy_only=False))
     for row, name in zip(parent[strangers], source.take(pa.array(strangers)).to_pylist()):
