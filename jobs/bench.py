@@ -11,9 +11,10 @@ same matrix:
                then `train_als()` alone, and the ALS scoring alone: the candidates stage's
                `als` source from the week's factor tables and `played` lists, played tracks
                filtered, its top 30 collected like Spark's (the compared figure) and its
-               top `candidates_per_user` (300) computed as the stage does;
-* implicit   - `AlternatingLeastSquares.fit` on the same CSR with the same hyper-parameters,
-               then `recommend` for every user in batches, already-played filtered;
+               top `candidates_per_user` computed as the stage does;
+* implicit   - the pipeline's own `AlternatingLeastSquares` (`train_als.implicit_als`, the
+               same hyper-parameters and threads) fitted raw on the same CSR, without our
+               checks, then `recommend` for every user in batches, already-played filtered;
 * spark      - Spark MLlib ALS `fit` (same rank, iterations, alpha, regularisation) and
                `recommendForAllUsers(30)`; skipped above `--spark-max-events` (it is the
                slow one: ~16 s per iteration at 5M non-zeros on 2 cores).
@@ -253,20 +254,13 @@ def _our_scoring(spark, config: PipelineConfig, week: date, results: dict) -> No
 
 
 def _raw_implicit(user_items, config: PipelineConfig, results: dict) -> pd.DataFrame:
-    from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
     from jobs.evaluate import implicit_recommend_all
+    from jobs.train_als import implicit_als
 
-    als = config.als
     with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(
-            factors=als.factors,
-            regularization=als.regularization,
-            alpha=als.alpha,
-            iterations=als.iterations,
-            random_state=als.seed,
-        )
+        model = implicit_als(config.als)  # the pipeline's own construction, fitted raw
         with measured(results, "implicit_fit", config.scratch_dir):
             model.fit(user_items.matrix, show_progress=False)
         with measured(results, "implicit_recommend", config.scratch_dir):

@@ -56,24 +56,31 @@ def model_version(week: date, backend: str, config: AlsConfig) -> str:
     return f"als-{backend}-{week.isoformat()}-{digest}"
 
 
+def implicit_als(config: AlsConfig):
+    """implicit's CPU ALS with `config`'s hyper-parameters, unfitted: the one construction
+    that `train_als` and the bench's raw-library baseline share."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    return AlternatingLeastSquares(
+        factors=config.factors,
+        regularization=config.regularization,
+        alpha=config.alpha,
+        iterations=config.iterations,
+        random_state=config.seed,
+        num_threads=config.num_threads,
+    )
+
+
 def train_als(user_items: UserItems, config: AlsConfig) -> TrainedModel:
     """Fit implicit's CPU ALS on `user_items` (rows are users) and check the result."""
     from implicit.cpu import _als
-    from implicit.cpu.als import AlternatingLeastSquares
     from implicit.recommender_base import ModelFitError as ImplicitFitError
     from threadpoolctl import threadpool_limits
 
     started = time.perf_counter()
     # implicit parallelises over users itself; a multi-threaded BLAS underneath oversubscribes.
     with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(
-            factors=config.factors,
-            regularization=config.regularization,
-            alpha=config.alpha,
-            iterations=config.iterations,
-            random_state=config.seed,
-            num_threads=config.num_threads,
-        )
+        model = implicit_als(config)
         try:
             model.fit(user_items.matrix, show_progress=False)
         except ImplicitFitError as error:

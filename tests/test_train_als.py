@@ -8,7 +8,7 @@ from scipy.sparse import csr_matrix
 
 from jobs.config import AlsConfig
 from jobs.matrix import UserItems, to_user_items
-from jobs.train_als import ModelFitError, factors_table, model_version, train_als
+from jobs.train_als import ModelFitError, factors_table, implicit_als, model_version, train_als
 
 CONFIG = AlsConfig(factors=4, regularization=1.0, alpha=10.0, iterations=15, seed=7, num_threads=1)
 
@@ -51,6 +51,16 @@ def test_same_seed_same_factors():
     user_items, _ = two_taste_groups()
     first, second = train_als(user_items, CONFIG), train_als(user_items, CONFIG)
     np.testing.assert_array_equal(first.user_factors, second.user_factors)
+
+
+def test_the_raw_library_fit_is_the_pipelines_model():
+    """The bench's raw-`implicit` baseline fits `implicit_als`: the same factors as ours."""
+    user_items, _ = two_taste_groups()
+    raw = implicit_als(CONFIG)
+    raw.fit(user_items.matrix, show_progress=False)
+    ours = train_als(user_items, CONFIG)
+    assert raw.num_threads == CONFIG.num_threads
+    np.testing.assert_allclose(raw.item_factors, ours.track_factors, rtol=1e-5, atol=1e-6)
 
 
 def test_nan_factors_fail_the_fit():
