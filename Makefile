@@ -54,7 +54,7 @@ test-fast: install browser
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow and not cluster"
 
 # The production shape on this machine: Spark standalone master + 2 workers, Airflow
-# api-server/dag-processor/scheduler on PostgreSQL (see README "Scale out").
+# api-server/dag-processor/scheduler on PostgreSQL (see docs/cluster.md, "Scale out").
 cluster-up: install
 	$(BIN)/weekly-playlists cluster up
 
@@ -84,6 +84,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check dags jobs schemas tests
+	$(BIN)/lint-imports
 
 dags-check: install
 	$(BIN)/python -m pytest -p no:cacheprovider tests/test_dags.py

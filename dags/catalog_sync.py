@@ -8,7 +8,7 @@ Radar's input), and audio features while Spotify still serves them to this app.
 Credentials come from the Airflow connection `spotify_default` (login: client id, password:
 client secret) or from SPOTIPY_CLIENT_ID / SPOTIPY_CLIENT_SECRET; nothing else holds them.
 The result of each sync (requests, rate-limit waits, rows, what was skipped and why) is kept
-in `runs/catalog_sync/<date>.json`. See `jobs/catalog_sync.py`.
+in `runs/catalog_sync/<date>.json`. See `jobs/sources/catalog_sync.py`.
 """
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ def catalog_sync():
     def sync_catalog(data_interval_end=None) -> dict:
         from dataclasses import asdict
 
-        from jobs import catalog_sync as sync
-        from jobs.config import PipelineConfig
+        from airflow.exceptions import AirflowNotFoundException
+        from airflow.sdk import BaseHook
 
-        result = sync.run(
-            PipelineConfig.load(), data_interval_end.date(), sync.airflow_credentials()
-        )
+        from jobs.core.config import PipelineConfig
+        from jobs.sources import catalog_sync as sync
+
+        try:  # the connection first; without one, the environment
+            connection = BaseHook.get_connection(sync.CONNECTION_ID)
+        except AirflowNotFoundException:
+            credentials = sync.env_credentials()
+        else:
+            credentials = sync.connection_credentials(connection.login, connection.password)
+        result = sync.run(PipelineConfig.load(), data_interval_end.date(), credentials)
         return asdict(result)
 
     sync_catalog()

@@ -27,8 +27,8 @@ from assets import PLAYLISTS
 def playlists_consumer():
     @task
     def read_published_week(triggering_asset_events=None) -> list[dict]:
-        from jobs.config import PipelineConfig
-        from jobs.consumers import summarise_announced_weeks
+        from jobs.core.config import PipelineConfig
+        from jobs.reporting.consumers import summarise_announced_weeks
 
         return summarise_announced_weeks(PipelineConfig.load(), triggering_asset_events[PLAYLISTS])
 

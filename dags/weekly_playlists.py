@@ -12,7 +12,7 @@ events just ingested (derive feedback → assemble playlists), and the week's ra
 learnt from last week's pool and those events (derive feedback → train ranker → assemble
 playlists).
 
-A run publishes the Monday that closes its data interval (`jobs.weeks.week_for_run`);
+A run publishes the Monday that closes its data interval (`jobs.core.weeks.week_for_run`);
 trigger with `{"week": "YYYY-MM-DD"}` to (re)build a given week. Each Spark job rewrites
 only its week, so re-runs and backfills (`airflow backfill create`) are safe.
 """
@@ -27,14 +27,14 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, chain, dag, task
 from assets import PLAYLISTS
 
-JOBS = Path(__file__).resolve().parents[1] / "jobs"
+STAGES = Path(__file__).resolve().parents[1] / "jobs" / "stages"
 WEEK = "{{ ti.xcom_pull(task_ids='resolve_week') }}"
 
 
 def spark_job(task_id: str, job: str, *extra_args: str, **kwargs) -> SparkSubmitOperator:
     return SparkSubmitOperator(
         task_id=task_id,
-        application=str(JOBS / f"{job}.py"),
+        application=str(STAGES / f"{job}.py"),
         application_args=[*extra_args, "--week", WEEK],
         name=f"weekly-playlists-{task_id}",
         driver_memory=os.environ.get("WP_SPARK_DRIVER_MEMORY", "4g"),
@@ -75,7 +75,7 @@ def weekly_playlists():
     def resolve_week(
         params=None, data_interval_start=None, data_interval_end=None, logical_date=None
     ) -> str:
-        from jobs.weeks import week_for_run
+        from jobs.core.weeks import week_for_run
 
         return week_for_run(
             params.get("week"), data_interval_start, data_interval_end, logical_date
@@ -85,16 +85,16 @@ def weekly_playlists():
     def check_events(week: str) -> bool:
         """False (every later task skipped, nothing published) for a week without raw
         events when `empty_week = "skip"`; with "fail", the task fails saying why."""
-        from jobs import pipeline
-        from jobs.config import PipelineConfig
+        from jobs.core.config import PipelineConfig
+        from jobs.tools import pipeline
 
         return pipeline.check_events(PipelineConfig.load(), date.fromisoformat(week))
 
     @task(outlets=[PLAYLISTS])
     def announce_playlists(week: str, *, outlet_events=None):
-        from jobs.config import PipelineConfig
-        from jobs.report import write_report
-        from jobs.runlog import read_stage_records
+        from jobs.core.config import PipelineConfig
+        from jobs.core.runlog import read_stage_records
+        from jobs.reporting.report import write_report
 
         config, day = PipelineConfig.load(), date.fromisoformat(week)
         rows = {}

@@ -17,12 +17,12 @@ from datetime import date, timedelta
 from measure_variety import Judge  # docs/, beside this script
 from pyspark.sql import functions as F
 
-import jobs.discover as ranking_pass
-from jobs.config import PipelineConfig
-from jobs.rules import read_controls
-from jobs.spark import spark_session
-from jobs.tables import read_table
-from jobs.train_ranker import fit, labelled_pool
+import jobs.domain.discover as ranking_pass
+from jobs.core.config import PipelineConfig
+from jobs.core.spark import spark_session
+from jobs.core.tables import read_table
+from jobs.domain.rules import read_controls
+from jobs.stages.train_ranker import fit, labelled_pool
 from schemas import events
 
 UNBOUNDED = {"max_tracks_per_artist": 30, "max_tracks_per_album": 30, "max_cluster_share": 1.0}

@@ -16,11 +16,11 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow.compute as pc
 
-import jobs.ranking as ranking
-from jobs.config import PipelineConfig
-from jobs.spark import spark_session
-from jobs.tables import read_table, read_week
-from jobs.train_ranker import labelled_pool
+import jobs.domain.ranking as ranking
+from jobs.core.config import PipelineConfig
+from jobs.core.spark import spark_session
+from jobs.core.tables import read_table, read_week
+from jobs.stages.train_ranker import labelled_pool
 from schemas import events
 from schemas import pool as schema
 

@@ -16,12 +16,12 @@ from datetime import date
 
 from pyspark.sql import functions as F
 
-from jobs.config import PipelineConfig
-from jobs.discover import discover_pool
-from jobs.playlists import new_releases, release_radar
-from jobs.rules import read_controls
-from jobs.spark import spark_session
-from jobs.tables import read_week
+from jobs.core.config import PipelineConfig
+from jobs.core.spark import spark_session
+from jobs.core.tables import read_week
+from jobs.domain.discover import discover_pool
+from jobs.domain.rules import read_controls
+from jobs.stages.playlists import new_releases, release_radar
 from schemas import catalog
 from schemas import played as played_schema
 

@@ -16,14 +16,14 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.config import PipelineConfig
-from jobs.evaluate import week_truth
-from jobs.history import played_tracks
-from jobs.metrics import artist_diversity, ndcg_at_k
-from jobs.playlists import discover_weekly
-from jobs.rules import read_controls
-from jobs.spark import spark_session
-from jobs.tables import read_table
+from jobs.core.config import PipelineConfig
+from jobs.core.spark import spark_session
+from jobs.core.tables import read_table
+from jobs.domain.history import played_tracks
+from jobs.domain.metrics import artist_diversity, ndcg_at_k
+from jobs.domain.rules import read_controls
+from jobs.stages.playlists import discover_weekly
+from jobs.tools.evaluate import week_truth
 from schemas import catalog, events
 from schemas.playlists import SOURCE_EXPLORATION
 

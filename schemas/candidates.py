@@ -1,7 +1,7 @@
 """`candidates`: the top-K tracks per listener from each candidate source, per week, one row
 per listener with a list of candidates (the retrieval pass writes them so: no Spark row per
 candidate). `FLAT` is one row per candidate, the view readers flatten it to; `CHECKS` one
-row per listener, what the suite checks (jobs/retrieval.py `candidate_checks`).
+row per listener, what the suite checks (jobs/domain/retrieval.py `candidate_checks`).
 
 `rank` is 1-based within (listener, source); `score` is on the source's own scale."""
 
@@ -17,16 +17,17 @@ from pyspark.sql.types import (
     StructType,
 )
 
-# The `source` column: which candidate generator proposed the row (jobs/candidates.py).
+# The `source` column: which candidate generator proposed the row (jobs/stages/candidates.py).
 ALS = "als"  # ALS score u . v
 LISTENERS_LIKE_YOU = "listeners_like_you"  # tracks of the nearest users (user-user)
 POPULARITY = "popularity"  # most-listened tracks, for cold-start users
 CONTENT = "content"  # nearest to the listener's taste profile, within their moods
 EXPLORATION = "exploration"  # nearest to the taste profile, in nearby clusters not yet theirs
-# Nearest by the artists' tags and genres (TF-IDF cosine, jobs/tags.py): reaches artists
+# Nearest by the artists' tags and genres (TF-IDF cosine, jobs/domain/tags.py): reaches artists
 # nobody has played yet.
 TAGS = "tags"
-# Tracks played with the listener's own tracks (item-item: EASE or RP3beta, jobs/neighbours.py).
+# Tracks played with the listener's own tracks (item-item: EASE or RP3beta,
+# jobs/domain/neighbours.py).
 ITEM_ITEM = "item_item"
 SOURCES = (ALS, LISTENERS_LIKE_YOU, POPULARITY, CONTENT, EXPLORATION, TAGS, ITEM_ITEM)
 

@@ -1,4 +1,4 @@
-"""Audio-feature clusters of the catalog, one partition per week (jobs/clusters.py):
+"""Audio-feature clusters of the catalog, one partition per week (jobs/stages/clusters.py):
 `track_clusters` (each track's cluster), `clusters` (what each cluster is) and
 `cluster_models` (the fitted scaler and the choice of k, to re-apply or audit a week)."""
 

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 def suite() -> "gx.ExpectationSuite":
     """Checks on the clean events one ingest wrote. Parameters: `first_day`, `last_day` (the
-    days ingested), `min_rows`, `max_rows` (see `jobs.runlog.row_count_bounds`),
-    `min_skip_share`, `min_unskipped_share` (see `jobs.runlog.skip_share_bounds`)."""
+    days ingested), `min_rows`, `max_rows` (see `jobs.core.runlog.row_count_bounds`),
+    `min_skip_share`, `min_unskipped_share` (see `jobs.core.runlog.skip_share_bounds`)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 

@@ -1,5 +1,5 @@
 """`played`: every track each listener ever played before the week, one row per listener,
-per week (jobs/history.py). The novelty mask of every candidate source and playlist: kept
+per week (jobs/domain/history.py). The novelty mask of every candidate source and playlist: kept
 as a table so a week reads one row per listener instead of scanning the whole history."""
 
 from typing import TYPE_CHECKING
@@ -17,7 +17,7 @@ PLAYED = StructType(
     ]
 )
 
-# Written beside a week's partition: which event files it was built from (jobs/history.py).
+# Written beside a week's partition: which event files it was built from (jobs/domain/history.py).
 EVENTS_FINGERPRINT = "_events_fingerprint"
 
 

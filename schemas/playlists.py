@@ -111,7 +111,7 @@ def suite() -> "gx.ExpectationSuite":
     )
 
 
-# The rules every published row obeys, checked before publish (jobs/rules.py annotates each
+# The rules every published row obeys, checked before publish (jobs/domain/rules.py annotates each
 # row with a `violates_<rule>` column: null, or what the row breaks).
 RULES = {
     "explicit_filter": "an explicit track for a listener with the explicit filter on",
@@ -129,7 +129,7 @@ RULES = {
 
 
 def rules_suite() -> "gx.ExpectationSuite":
-    """Every `violates_<rule>` column of the annotated playlists (jobs/rules.py) is null."""
+    """Every `violates_<rule>` column of the annotated playlists (jobs/domain/rules.py) is null."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 

@@ -1,4 +1,4 @@
-"""`policy`: the adaptive policy chosen for a week (jobs/policy.py), one row per listener
+"""`policy`: the adaptive policy chosen for a week (jobs/domain/policy.py), one row per listener
 segment and arm (each Discover Weekly blend source, and exploration). Partitioned by
 `week`; written only with `[bandit] enabled = true`."""
 

@@ -1,11 +1,11 @@
 """`candidate_pool` and `ranker_models`: what Discover Weekly's ranking pass kept of each
-listener's candidates, and the weekly ranker that ordered them (jobs/discover.py,
-jobs/train_ranker.py).
+listener's candidates, and the weekly ranker that ordered them (jobs/domain/discover.py,
+jobs/stages/train_ranker.py).
 
 `candidate_pool` holds, per listener, the shortlist the ranker re-orders (the blend's best
 `pool_per_user` main and `explore_window` exploration candidates that the rules allow),
 each with the features the ranker saw
-(jobs/ranking.py `FEATURES`; null where a source did not propose the track), the blend's
+(jobs/domain/ranking.py `FEATURES`; null where a source did not propose the track), the blend's
 score, the ranker's (null in a week ranked by the blend) and `position` (null unless the
 track is in the published Discover Weekly). Next week's ranker trains on it; auditors read
 why a track was or was not picked.

@@ -1,4 +1,4 @@
-"""The likeability re-ranker's tables, one partition per week (jobs/rerank.py).
+"""The likeability re-ranker's tables, one partition per week (jobs/stages/rerank.py).
 
 `likeability`: for each candidate (user, track) with features, the probability that the
 listener plays the track to the end rather than skipping it early.

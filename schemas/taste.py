@@ -1,4 +1,4 @@
-"""`taste_profiles`: each listener's audio taste, per week (jobs/taste.py).
+"""`taste_profiles`: each listener's audio taste, per week (jobs/domain/taste.py).
 
 `profile` is the confidence-weighted mean of the min-max scaled audio features of what the
 listener played in the look-back window (cluster_models.features order); `moods` is how that

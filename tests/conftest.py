@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.spark import spark_session
+from jobs.core.config import PipelineConfig
+from jobs.core.spark import spark_session
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +57,9 @@ def clean_event():
 
 @pytest.fixture(scope="session")
 def controls_at(spark):
-    """Factory of `jobs.rules.Controls` for a week from plain rows in each table's schema
+    """Factory of `jobs.domain.rules.Controls` for a week from plain rows in each table's schema
     order (settings, hides, platform rules, campaigns, events); all empty by default."""
-    from jobs.rules import Controls
+    from jobs.domain.rules import Controls
     from schemas import controls, events
 
     def make(week, settings=(), hides=(), rules=(), campaigns=(), events_=(), hide_days=30):

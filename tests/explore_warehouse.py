@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
-from jobs.config import PipelineConfig
-from jobs.runlog import run_dir
-from jobs.tables import table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import run_dir
+from jobs.core.tables import table_path
 from schemas import catalog, clusters, controls, interactions, metrics, model, playlists, taste
 from schemas.catalog import AUDIO_FEATURE_COLUMNS
 

@@ -12,10 +12,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.adapters import import_lastfm_hetrec, import_movielens
-from jobs.cli import main
-from jobs.config import PipelineConfig
-from jobs.sample_data import arrow_schema
+from jobs.core.config import PipelineConfig
+from jobs.core.parquet import arrow_schema
+from jobs.sources.adapters import import_lastfm_hetrec, import_movielens
+from jobs.tools.cli import main
 from schemas import catalog, controls, raw_events
 
 WEEK = dt.date(2025, 6, 2)  # a Monday
@@ -553,9 +553,9 @@ def test_ratings_of_unknown_movies_are_refused(movielens_dir, tmp_path):
 
 @pytest.mark.spark
 def test_spark_ingests_every_imported_event(spark, movielens_dir, tmp_path):
-    from jobs.ingest import parse_events
-    from jobs.tables import read_raw_days
-    from jobs.weeks import days_before
+    from jobs.core.tables import read_raw_days
+    from jobs.core.weeks import days_before
+    from jobs.stages.ingest import parse_events
 
     config, imported = _import_movielens(movielens_dir, tmp_path / "home")
     tracks = spark.read.schema(catalog.TRACKS).parquet(str(config.catalog_dir / "tracks"))

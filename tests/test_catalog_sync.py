@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 from fake_spotify import TOKEN, Catalog, FakeSpotify
 
-from jobs import catalog_sync
-from jobs.catalog_sync import KEYS, read_catalog, release_date
-from jobs.config import PipelineConfig
-from jobs.local_airflow import airflow, airflow_env, init_airflow
-from jobs.sample_data import arrow_schema, write_table
-from jobs.spotify import Credentials, SpotifyApiError, SpotifyCatalog
+from jobs.core.config import PipelineConfig
+from jobs.core.parquet import arrow_schema, write_table
+from jobs.ops.local_airflow import airflow, airflow_env, init_airflow
+from jobs.sources import catalog_sync
+from jobs.sources.catalog_sync import KEYS, read_catalog, release_date
+from jobs.sources.spotify import Credentials, SpotifyApiError, SpotifyCatalog
 from schemas import catalog as catalog_schema
 
 CLIENT_ID = "wp-test-client"
@@ -253,7 +253,7 @@ def test_batches_respect_spotify_limits(config, api, server_catalog):
 
 
 def test_audio_features_403_keeps_the_stored_ones_and_says_so_once(config, api, caplog):
-    caplog.set_level(logging.WARNING, logger="jobs.catalog_sync")
+    caplog.set_level(logging.WARNING, logger="jobs.sources.catalog_sync")
     result = sync(config, api)
     assert result.audio_features.startswith("not available")
     assert "HTTP 403" in result.audio_features
@@ -357,6 +357,12 @@ def test_env_credentials_say_what_is_missing():
     assert catalog_sync.env_credentials(
         {"SPOTIPY_CLIENT_ID": "x", "SPOTIPY_CLIENT_SECRET": "y"}
     ) == Credentials("x", "y")
+
+
+def test_connection_credentials_need_login_and_password():
+    with pytest.raises(RuntimeError, match="client secret as password"):
+        catalog_sync.connection_credentials("client-id", None)
+    assert catalog_sync.connection_credentials("x", "y") == Credentials("x", "y")
 
 
 def test_write_table_replaces_in_place(tmp_path):

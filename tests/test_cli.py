@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.runlog import read_stage_records
-from jobs.tables import table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import read_stage_records
+from jobs.core.tables import table_path
 
 pytestmark = pytest.mark.slow
 

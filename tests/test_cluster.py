@@ -1,5 +1,5 @@
 """The production shape for real (`make test-cluster`): a Spark standalone master with two
-workers and Airflow's scheduler on PostgreSQL, started by `jobs.cluster`; a backfill of
+workers and Airflow's scheduler on PostgreSQL, started by `jobs.ops.cluster`; a backfill of
 three weeks with two runs at a time goes through the scheduler onto the cluster, and one
 week gives the same playlists on the cluster as on `local[2]` with either ALS backend."""
 
@@ -19,13 +19,13 @@ import duckdb
 import pytest
 import zstandard
 
-from jobs import cluster
-from jobs.config import PipelineConfig
-from jobs.local_airflow import DAG_ID, airflow
-from jobs.runlog import read_stage_records
-from jobs.sample_data import generate
-from jobs.summary import playlists_query
-from jobs.tables import table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import read_stage_records
+from jobs.core.tables import table_path
+from jobs.ops import cluster
+from jobs.ops.local_airflow import DAG_ID, airflow
+from jobs.reporting.summary import playlists_query
+from jobs.sources.sample_data import generate
 
 pytestmark = pytest.mark.cluster
 
@@ -140,8 +140,8 @@ def test_executors_import_the_project_from_the_shipped_zip_and_spill_to_scratch(
     config, _ = running
     probe = (
         "import os\n"
-        "from jobs.config import PipelineConfig\n"
-        "from jobs.spark import spark_session\n"
+        "from jobs.core.config import PipelineConfig\n"
+        "from jobs.core.spark import spark_session\n"
         "spark = spark_session(PipelineConfig.load(), 'probe')\n"
         "print(*spark.sparkContext.parallelize([0], 1).map(lambda _: ("
         "__import__('jobs').__file__, os.environ['SPARK_EXECUTOR_DIRS'])).collect()[0])\n"

@@ -5,16 +5,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from jobs import clusters
-from jobs.clusters import (
+from jobs.core.config import ClusteringConfig, PipelineConfig
+from jobs.sources.sample_data import generate
+from jobs.stages import clusters
+from jobs.stages.clusters import (
     FEATURES,
     centroid_labels,
     cluster_tracks,
     complete_features,
     describe_clusters,
 )
-from jobs.config import ClusteringConfig, PipelineConfig
-from jobs.sample_data import generate
 from schemas import catalog
 
 pytestmark = pytest.mark.spark

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import PipelineConfig
+from jobs.core.config import PipelineConfig
 
 
 def test_locations_derive_from_wp_home(tmp_path):

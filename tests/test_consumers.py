@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.consumers import announced_weeks, summarise_announced_weeks
-from jobs.sample_data import arrow_schema
-from jobs.tables import table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.parquet import arrow_schema
+from jobs.core.tables import table_path
+from jobs.reporting.consumers import announced_weeks, summarise_announced_weeks
 from schemas.playlists import DISCOVER_WEEKLY, RELEASE_RADAR, SCHEMA
 
 

@@ -105,10 +105,10 @@ def test_consumer_is_scheduled_on_the_playlists_asset(dagbag):
 
 
 def test_the_dag_runs_the_stages_of_the_in_process_runner_in_its_order(dagbag):
-    """The stage order is written twice: the DAG's wiring and `jobs.pipeline.STAGES` (the
+    """The stage order is written twice: the DAG's wiring and `jobs.tools.pipeline.STAGES` (the
     in-process runner of `weekly-playlists run`, evaluate and bench). Every Spark task is one
     stage, every stage one task, and no task runs after a stage that comes later in STAGES."""
-    from jobs.pipeline import STAGES
+    from jobs.tools.pipeline import STAGES
 
     dag = dagbag.dags["weekly_playlists"]
     stage_of = {}
@@ -126,5 +126,5 @@ def test_the_dag_runs_the_stages_of_the_in_process_runner_in_its_order(dagbag):
             if upstream.task_id in stage_of:
                 assert position[stage_of[upstream.task_id]] < position[stage], (
                     f"{upstream.task_id} runs before {task_id} in the DAG, "
-                    "but after it in jobs.pipeline.STAGES"
+                    "but after it in jobs.tools.pipeline.STAGES"
                 )

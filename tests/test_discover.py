@@ -1,4 +1,4 @@
-"""jobs/discover.py's ranking pass on hand-built Arrow batches (no Spark): the rules, the
+"""jobs/domain/discover.py's ranking pass on hand-built Arrow batches (no Spark): the rules, the
 blend or the ranker, Discovery Mode, the caps and exploration's slots, and the pool kept."""
 
 from dataclasses import replace
@@ -8,15 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from jobs.config import PlaylistConfig, RankingConfig
-from jobs.discover import (
+from jobs.core.config import PlaylistConfig, RankingConfig
+from jobs.domain.discover import (
     ARTIST_LIST,
     PassSettings,
     catalog_arrays,
     rank_batch,
     with_listener_artists,
 )
-from jobs.ranking import Ranker
+from jobs.domain.ranking import Ranker
 from schemas.pool import BLEND, FEATURES, RANKER
 
 WEEK = date(2026, 11, 23)

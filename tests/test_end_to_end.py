@@ -10,10 +10,10 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.local_airflow import airflow_env, init_airflow, run_week
-from jobs.sample_data import generate
-from jobs.summary import playlists_query
+from jobs.core.config import PipelineConfig
+from jobs.ops.local_airflow import airflow_env, init_airflow, run_week
+from jobs.reporting.summary import playlists_query
+from jobs.sources.sample_data import generate
 
 pytestmark = pytest.mark.slow
 
@@ -171,8 +171,8 @@ def test_validation_results_and_stage_records_are_kept(published):
 
 SPARK_SQL_CHECK = """
 import sys
-from jobs.config import PipelineConfig
-from jobs.spark import spark_session
+from jobs.core.config import PipelineConfig
+from jobs.core.spark import spark_session
 spark = spark_session(PipelineConfig.load(), "catalog-check")
 tables = sorted(t.name for t in spark.catalog.listTables())
 rows = spark.sql("SELECT count(*) FROM playlists WHERE week = DATE'%s'").first()[0]

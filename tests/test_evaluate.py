@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.sparse import csr_matrix
 
-from jobs.evaluate import discovery_truth, html_report, implicit_default_recs, popularity_recs
-from jobs.matrix import UserItems
+from jobs.domain.matrix import UserItems
+from jobs.tools.evaluate import discovery_truth, html_report, implicit_default_recs, popularity_recs
 from schemas import events
 from schemas import interactions as interactions_schema
 

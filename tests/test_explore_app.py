@@ -13,8 +13,8 @@ from explore_warehouse import FEATURES, FIRST_DW_TRACK, LABELS, UNPUBLISHED, WEE
 from streamlit.testing.v1 import AppTest
 
 import jobs.explore
+from jobs.core.tables import table_path
 from jobs.explore import streamlit_command
-from jobs.tables import table_path
 from schemas.catalog import AUDIO_FEATURE_COLUMNS
 
 # The first run imports pyspark (schemas), pandas and matplotlib: seconds on 2 busy cores.

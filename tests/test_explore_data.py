@@ -21,9 +21,9 @@ from explore_warehouse import (
     build_warehouse,
 )
 
+from jobs.core.tables import table_path
 from jobs.explore import data
-from jobs.report import read_validations, render_report
-from jobs.tables import table_path
+from jobs.reporting.report import read_validations, render_report
 from schemas.catalog import AUDIO_FEATURE_COLUMNS
 
 

@@ -1,6 +1,6 @@
 """Faults injected into real runs of a real week: a rerun, a Spark job SIGKILLed mid-write, the
 same week started twice at once, bad raw input. Each test says what was kept and what the
-error said. The week is built once, in process (`jobs.pipeline.run_week`); the faulty jobs
+error said. The week is built once, in process (`jobs.tools.pipeline.run_week`); the faulty jobs
 run as real `spark-submit` processes."""
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from jobs import ingest, playlists, publish, validate
-from jobs.config import PipelineConfig
-from jobs.ingest import QuarantineThresholdExceeded
-from jobs.local_airflow import PROJECT, airflow_env
-from jobs.pipeline import run_week
-from jobs.sample_data import generate
-from jobs.tables import MissingTable, RawInputError, staged_week, table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.tables import MissingTable, RawInputError, staged_week, table_path
+from jobs.ops.local_airflow import PROJECT, airflow_env
+from jobs.sources.sample_data import generate
+from jobs.stages import ingest, playlists, publish, validate
+from jobs.stages.ingest import QuarantineThresholdExceeded
+from jobs.tools.pipeline import run_week
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def spark_submit(config: PipelineConfig, job: str, shuffle_partitions: int = 1) 
         "local[1]",
         "--driver-memory",
         "1g",
-        str(PROJECT / "jobs" / f"{job}.py"),
+        str(PROJECT / "jobs" / "stages" / f"{job}.py"),
         "--week",
         WEEK.isoformat(),
     ]

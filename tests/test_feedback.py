@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from jobs import feedback
-from jobs.config import FeedbackConfig, PipelineConfig
-from jobs.tables import table_path, write_partitions
+from jobs.core.config import FeedbackConfig, PipelineConfig
+from jobs.core.tables import table_path, write_partitions
+from jobs.stages import feedback
 from schemas import events
 from schemas import feedback as schema
 from schemas import playlists as playlist_schema

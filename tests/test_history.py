@@ -3,10 +3,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.history import events_fingerprint, played_lists
-from jobs.interactions import write_played
-from jobs.tables import read_table, read_week, table_path, write_partitions
+from jobs.core.config import PipelineConfig
+from jobs.core.tables import read_table, read_week, table_path, write_partitions
+from jobs.domain.history import events_fingerprint, played_lists
+from jobs.stages.interactions import write_played
 from schemas import events, played
 
 pytestmark = pytest.mark.spark

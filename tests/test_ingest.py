@@ -7,8 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from jobs.ingest import parse_events
-from jobs.tables import (
+from jobs.core.tables import (
     SOURCE_FILE,
     RawInputError,
     ingest_days,
@@ -16,6 +15,7 @@ from jobs.tables import (
     read_raw_days,
     read_raw_files,
 )
+from jobs.stages.ingest import parse_events
 from schemas import raw_events as raw
 
 pytestmark = pytest.mark.spark
@@ -127,7 +127,7 @@ def test_missing_column_is_named(spark, tmp_path):
 
 
 def test_ingest_catches_up_on_never_ingested_history(tmp_path):
-    from jobs.config import PipelineConfig
+    from jobs.core.config import PipelineConfig
 
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
     for day in ("2026-11-01", "2026-11-09", "2026-11-10"):
@@ -139,13 +139,13 @@ def test_ingest_catches_up_on_never_ingested_history(tmp_path):
 
 
 def test_quarantine_share_under_the_threshold_passes():
-    from jobs.ingest import check_quarantine_share
+    from jobs.stages.ingest import check_quarantine_share
 
     assert check_quarantine_share(96, {"negative ms_played": 4}, 0.05, WEEK) == 0.04
 
 
 def test_quarantine_share_over_the_threshold_names_threshold_share_and_reasons():
-    from jobs.ingest import QuarantineThresholdExceeded, check_quarantine_share
+    from jobs.stages.ingest import QuarantineThresholdExceeded, check_quarantine_share
 
     with pytest.raises(QuarantineThresholdExceeded) as error:
         check_quarantine_share(90, {"negative ms_played": 3, "unknown event_type": 7}, 0.05, WEEK)
@@ -155,7 +155,7 @@ def test_quarantine_share_over_the_threshold_names_threshold_share_and_reasons()
 
 
 def test_an_empty_week_is_an_error_not_an_empty_publish():
-    from jobs.ingest import check_quarantine_share
+    from jobs.stages.ingest import check_quarantine_share
 
     with pytest.raises(RawInputError, match="hold no rows"):
         check_quarantine_share(0, {}, 0.05, WEEK)
@@ -163,7 +163,7 @@ def test_an_empty_week_is_an_error_not_an_empty_publish():
 
 def write_raw(folder, rows, schema=raw.SCHEMA, name="part-0.parquet"):
     """Raw rows as one Parquet file written by pyarrow, the way a producer would."""
-    from jobs.sample_data import arrow_schema
+    from jobs.core.parquet import arrow_schema
 
     folder.mkdir(parents=True, exist_ok=True)
     arrow = arrow_schema(schema)
@@ -176,8 +176,8 @@ def write_raw(folder, rows, schema=raw.SCHEMA, name="part-0.parquet"):
 def test_a_week_without_events_fails_or_is_skipped_as_configured(tmp_path, files):
     from dataclasses import replace
 
-    from jobs.config import PipelineConfig
-    from jobs.ingest import week_has_events
+    from jobs.core.config import PipelineConfig
+    from jobs.stages.ingest import week_has_events
 
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
     if files == "empty files":  # a producer that ran and wrote nothing

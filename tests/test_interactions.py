@@ -3,8 +3,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from jobs.config import InteractionsConfig
-from jobs.interactions import build_interactions
+from jobs.core.config import InteractionsConfig
+from jobs.stages.interactions import build_interactions
 from schemas import controls, events
 
 pytestmark = pytest.mark.spark

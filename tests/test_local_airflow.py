@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.local_airflow import airflow, airflow_env, init_airflow, run_week, task_states
-from jobs.runlog import read_stage_records
-from jobs.tables import table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import read_stage_records
+from jobs.core.tables import table_path
+from jobs.ops.local_airflow import airflow, airflow_env, init_airflow, run_week, task_states
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.sparse import csr_matrix
 
-from jobs.matrix import to_user_items
+from jobs.domain.matrix import to_user_items
 
 
 def test_rows_are_users_with_sorted_ids_and_values_in_place():

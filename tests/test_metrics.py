@@ -1,7 +1,7 @@
-"""jobs.metrics: hand-computed fixtures, a published example, and an independent reference.
+"""jobs.domain.metrics: hand-computed fixtures, a published example, and an independent reference.
 
 The reference (`reference_metrics`) is a plain per-user loop over Python sets, written from
-the definitions in the task rather than from jobs/metrics.py; the vectorised functions must
+the definitions in the task rather than from jobs/domain/metrics.py; the vectorised functions must
 agree with it on a seeded random fixture. NDCG is also checked against sklearn.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from scipy.stats import percentileofscore
 from sklearn.metrics import ndcg_score
 
-from jobs.metrics import (
+from jobs.domain.metrics import (
     artist_diversity,
     catalog_coverage,
     hit_rate_at_k,

@@ -1,4 +1,4 @@
-"""jobs.neighbours against dense reference implementations written here from the papers'
+"""jobs.domain.neighbours against dense reference implementations written here from the papers'
 formulas (tiny random matrices, no Spark), plus hand-checked cases."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
-from jobs import neighbours
-from jobs.neighbours import (
+from jobs.domain import neighbours
+from jobs.domain.neighbours import (
     ItemSimilarity,
     ease_similarity,
     item_item_scores,
@@ -232,7 +232,7 @@ def test_auto_takes_ease_up_to_the_limit_and_rp3beta_past_it(caplog):
     user_items = csr_matrix(random_confidences(7))
     track_ids = np.array([f"t{i:02d}" for i in range(N_TRACKS)])
 
-    with caplog.at_level(logging.INFO, logger="jobs.neighbours"):
+    with caplog.at_level(logging.INFO, logger="jobs.domain.neighbours"):
         small = item_similarity(user_items, track_ids, ease_max_tracks=N_TRACKS, k=4, l2=10.0)
         large = item_similarity(user_items, track_ids, ease_max_tracks=N_TRACKS - 1, k=4)
 

@@ -6,14 +6,14 @@ import pytest
 from candidate_lists import nested_candidates
 from pyspark.sql import functions as F
 
-from jobs.config import PlaylistConfig, RankingConfig
-from jobs.discover import PassSettings, build_discover_pool
-from jobs.playlists import DISCOVER_REASONS, discover_weekly_rows
-from jobs.release_radar import (
+from jobs.core.config import PlaylistConfig, RankingConfig
+from jobs.domain.discover import PassSettings, build_discover_pool
+from jobs.domain.release_radar import (
     build_release_radar,
     new_releases,
     similar_artists,
 )
+from jobs.stages.playlists import DISCOVER_REASONS, discover_weekly_rows
 from schemas import candidates as candidates_schema
 from schemas import catalog, model
 from schemas import controls as controls_schema

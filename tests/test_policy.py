@@ -1,4 +1,4 @@
-"""The adaptive policy's rule (jobs/policy.py): posteriors, Thompson draws within bounds, and
+"""The adaptive policy's rule (jobs/domain/policy.py): posteriors, Thompson draws within bounds, and
 the inverse-propensity estimate against cases with a known answer."""
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from jobs import policy
+from jobs.domain import policy
 
 BOUNDS = policy.Bounds(
     min_factor=0.5, max_factor=2.0, min_exploration_share=0.1, max_exploration_share=0.4
@@ -100,8 +100,8 @@ def test_a_weeks_policy_is_chosen_from_the_feedback_and_stored(spark, tmp_path, 
     from dataclasses import replace
     from datetime import date
 
-    from jobs.config import PipelineConfig
-    from jobs.tables import table_path, write_partitions
+    from jobs.core.config import PipelineConfig
+    from jobs.core.tables import table_path, write_partitions
     from schemas import feedback
 
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})

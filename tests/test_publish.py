@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from jobs.publish import swap_in_week
-from jobs.tables import MissingTable
+from jobs.core.tables import MissingTable
+from jobs.stages.publish import swap_in_week
 
 WEEK = date(2026, 11, 23)
 

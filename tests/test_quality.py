@@ -1,4 +1,4 @@
-"""The GX suites in `schemas/` (one per stage output), run through `jobs.quality`.
+"""The GX suites in `schemas/` (one per stage output), run through `jobs.core.quality`.
 
 Each validate call costs a few Spark jobs per expectation, so every fixture is tiny and every
 call checks as much as it can (outcome, message and result JSON together).
@@ -14,10 +14,10 @@ import pytest
 from candidate_lists import nested_candidates
 from pyspark.sql.types import StructField, StructType
 
-from jobs import quality
-from jobs.quality import ValidationFailed, rows_with_repeated_keys, validate
-from jobs.retrieval import candidate_checks
-from jobs.runlog import skip_share_bounds
+from jobs.core import quality
+from jobs.core.quality import ValidationFailed, rows_with_repeated_keys, validate
+from jobs.core.runlog import skip_share_bounds
+from jobs.domain.retrieval import candidate_checks
 from schemas import candidates, events, interactions, model, playlists, raw_events
 
 pytestmark = pytest.mark.spark

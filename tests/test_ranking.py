@@ -1,10 +1,10 @@
-"""jobs/ranking.py on hand-set pools: the learned ranker, the blend it replaces, Discovery
+"""jobs/domain/ranking.py on hand-set pools: the learned ranker, the blend it replaces, Discovery
 Mode boosts and the greedy pick with its penalties, caps and exploration share."""
 
 import numpy as np
 import pytest
 
-from jobs.ranking import (
+from jobs.domain.ranking import (
     COLUMN,
     FEATURES,
     Ranker,

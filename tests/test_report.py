@@ -1,5 +1,5 @@
-"""The run report (jobs/report.py) on a tiny run folder and warehouse written with pyarrow: no
-Spark, so these run in seconds."""
+"""The run report (jobs/reporting/report.py) on a tiny run folder and warehouse written
+with pyarrow: no Spark, so these run in seconds."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs import cli
-from jobs.config import PipelineConfig
-from jobs.report import report_path, score_histogram, write_report
-from jobs.runlog import run_dir
-from jobs.tables import table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import run_dir
+from jobs.core.tables import table_path
+from jobs.reporting.report import report_path, score_histogram, write_report
+from jobs.tools import cli
 from schemas import clusters, feedback, metrics, model, playlists, rerank
 
 WEEK = date(2026, 11, 23)

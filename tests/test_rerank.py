@@ -1,4 +1,4 @@
-"""The likeability re-ranker (jobs/rerank.py) on tiny frames: labels, features, a network
+"""The likeability re-ranker (jobs/stages/rerank.py) on tiny frames: labels, features, a network
 whose right answer is known, the listener split, scoring and the stage itself."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from candidate_lists import nested_candidates
 
-from jobs import rerank
-from jobs.config import RerankerConfig
-from jobs.quality import ValidationFailed, validate
-from jobs.rerank import (
+from jobs.core.config import RerankerConfig
+from jobs.core.quality import ValidationFailed, validate
+from jobs.core.tables import table_path, write_week
+from jobs.stages import rerank
+from jobs.stages.rerank import (
     NoSkipSignal,
     fit_reranker,
     listener_split,
@@ -23,7 +24,6 @@ from jobs.rerank import (
     training_examples,
     training_features,
 )
-from jobs.tables import table_path, write_week
 from schemas import candidates, clusters, events, model, taste
 from schemas import rerank as schema
 

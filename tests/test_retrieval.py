@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
-from jobs.candidates import (
+from jobs.core.config import PlaylistConfig
+from jobs.domain.neighbours import item_similarity
+from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
+from jobs.domain.scoring import masked_by_user
+from jobs.stages.candidates import (
     factor_source,
     item_item_source,
     people_source,
     popularity_source,
     positive_user_items,
 )
-from jobs.config import PlaylistConfig
-from jobs.neighbours import item_similarity
-from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
-from jobs.scoring import masked_by_user
 from schemas import candidates as candidates_schema
 from schemas import interactions as interactions_schema
 from schemas import model
@@ -253,8 +253,8 @@ def test_a_large_batch_gathers_into_one_row_per_listener():
     # of the source names into chunks, which a list column cannot take.
     import pyarrow as pa
 
-    from jobs.retrieval import _gathered
-    from jobs.scoring import SCORED
+    from jobs.domain.retrieval import _gathered
+    from jobs.domain.scoring import SCORED
 
     listeners, k = 4_000, 300
     user_ids = np.array([f"u{i:05d}" for i in range(listeners)], dtype=object)

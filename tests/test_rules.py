@@ -2,9 +2,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from jobs.config import PlaylistConfig
-from jobs.quality import ValidationFailed, validate
-from jobs.rules import (
+from jobs.core.config import PlaylistConfig
+from jobs.core.quality import ValidationFailed, validate
+from jobs.domain.rules import (
     annotate,
     blocks_in_force,
     campaigns_in_force,
@@ -205,16 +205,16 @@ def test_the_rules_suite_fails_on_a_violation_and_names_the_rule(
 
 
 def test_spark_and_the_explorer_agree_on_the_rules_in_force_at_the_publish_moment(spark, tmp_path):
-    """The rules in force are written twice: Spark (jobs/rules.py) for the pipeline, DuckDB
+    """The rules in force are written twice: Spark (jobs/domain/rules.py) for the pipeline, DuckDB
     SQL (jobs/explore/data.py) for the explorer. The same control rows, many exactly at
     the publish moment (00:00 UTC of the week's Monday), must give both the same answer,
     and the one written here."""
     import pyarrow as pa
 
-    from jobs.config import PipelineConfig
+    from jobs.core.config import PipelineConfig
+    from jobs.core.parquet import arrow_schema, arrow_table, write_table
+    from jobs.core.tables import read_control
     from jobs.explore import data
-    from jobs.sample_data import arrow_schema, arrow_table, write_table
-    from jobs.tables import read_control
 
     second = timedelta(seconds=1)
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})

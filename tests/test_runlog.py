@@ -2,8 +2,8 @@ import json
 from dataclasses import replace
 from datetime import date
 
-from jobs.config import PipelineConfig
-from jobs.runlog import previous_rows, row_count_bounds, run_dir
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import previous_rows, row_count_bounds, run_dir
 
 WEEK = date(2026, 11, 23)
 
@@ -40,7 +40,7 @@ def test_a_week_that_recorded_no_rows_is_not_a_week_that_never_ran(tmp_path):
 def test_a_second_holder_of_the_week_is_refused_and_told_who_holds_it(tmp_path):
     import pytest
 
-    from jobs.runlog import WeekBusy, week_lock
+    from jobs.core.runlog import WeekBusy, week_lock
 
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
     with week_lock(config, WEEK, "ingest"):
@@ -56,7 +56,7 @@ def test_a_second_holder_of_the_week_is_refused_and_told_who_holds_it(tmp_path):
 def test_stages_of_one_week_run_side_by_side_but_never_twice_or_beside_a_whole_run(tmp_path):
     import pytest
 
-    from jobs.runlog import WeekBusy, week_lock
+    from jobs.core.runlog import WeekBusy, week_lock
 
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
     with week_lock(config, WEEK, "clusters", whole_week=False):
@@ -76,7 +76,7 @@ def test_stages_of_one_week_run_side_by_side_but_never_twice_or_beside_a_whole_r
 def test_a_second_ingest_waits_for_the_first_instead_of_taking_the_same_days(tmp_path):
     import threading
 
-    from jobs.runlog import ingest_lock
+    from jobs.core.runlog import ingest_lock
 
     config = PipelineConfig.load(env={"WP_HOME": str(tmp_path)})
     order = []

@@ -12,8 +12,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.config import PipelineConfig
-from jobs.sample_data import arrow_schema, generate
+from jobs.core.config import PipelineConfig
+from jobs.core.parquet import arrow_schema
+from jobs.sources.sample_data import generate
 from schemas import catalog, controls, raw_events
 
 WEEK = dt.date(2025, 6, 2)  # a Monday

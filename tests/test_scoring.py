@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.sparse import csr_matrix
 
-from jobs.scoring import batch_scorer, sparse_top_k
+from jobs.domain.scoring import batch_scorer, sparse_top_k
 
 
 def _user_batch(n):

@@ -1,5 +1,5 @@
 """The simulation: listeners who react to what was published for them (the reaction model of
-jobs/sample_data.py), and weeks run in order over it (jobs/simulate.py)."""
+jobs/sources/sample_data.py), and weeks run in order over it (jobs/tools/simulate.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from jobs import pipeline, sample_data, simulate
-from jobs.config import BanditConfig, PipelineConfig
-from jobs.tables import table_path
+from jobs.core.config import BanditConfig, PipelineConfig
+from jobs.core.tables import table_path
+from jobs.sources import sample_data
+from jobs.tools import pipeline, simulate
 
 WEEK = dt.date(2026, 11, 16)
 SLOTS = 30

@@ -14,10 +14,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.cli import main
-from jobs.config import PipelineConfig
-from jobs.sample_data import arrow_schema
-from jobs.spotify_history import (
+from jobs.core.config import PipelineConfig
+from jobs.core.parquet import arrow_schema
+from jobs.sources.spotify_history import (
     AUDIOBOOK,
     INCOGNITO,
     NO_TRACK_URI,
@@ -29,6 +28,7 @@ from jobs.spotify_history import (
     platform_families,
     stable_ids,
 )
+from jobs.tools.cli import main
 from schemas import catalog, controls, raw_events
 
 WEEK = dt.date(2024, 3, 4)  # the Monday after the last play
@@ -424,9 +424,9 @@ def test_cli(export, tmp_path, monkeypatch, capsys):
 def test_ingest_quarantines_only_the_broken_plays(spark, export, tmp_path):
     from pyspark.sql import functions as F
 
-    from jobs.ingest import parse_events
-    from jobs.tables import read_raw_days
-    from jobs.weeks import days_before
+    from jobs.core.tables import read_raw_days
+    from jobs.core.weeks import days_before
+    from jobs.stages.ingest import parse_events
 
     config = _config(tmp_path / "home")
     imported = import_spotify_history(export, config)

@@ -1,5 +1,5 @@
-"""jobs.tags and jobs.evaluate_tags on hand-built data (no real data set), and the `tags`
-candidate source in Spark."""
+"""jobs.domain.tags and jobs.tools.evaluate_tags on hand-built data (no real data set), and
+the `tags` candidate source in Spark."""
 
 from __future__ import annotations
 
@@ -12,15 +12,9 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse import random as sparse_random
 
-from jobs.evaluate_tags import (
-    audio_recs,
-    hold_out_artists,
-    leak_free_tags,
-    ranked_recs,
-)
-from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
-from jobs.scoring import masked_by_user
-from jobs.tags import (
+from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
+from jobs.domain.scoring import masked_by_user
+from jobs.domain.tags import (
     catalog_tag_space,
     for_tracks,
     genre_terms,
@@ -29,6 +23,12 @@ from jobs.tags import (
     normalise_terms,
     tag_space,
     top_k_similar,
+)
+from jobs.tools.evaluate_tags import (
+    audio_recs,
+    hold_out_artists,
+    leak_free_tags,
+    ranked_recs,
 )
 
 # Four artists, two terms each on two artists (min_artists=2 keeps both), so every row is a

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.config import PlaylistConfig
-from jobs.retrieval import Sources, flat_candidates, listener_inputs, retrieve
-from jobs.scoring import masked_by_user
-from jobs.tables import with_schema
-from jobs.taste import audio_space, taste_profiles
+from jobs.core.config import PlaylistConfig
+from jobs.core.tables import with_schema
+from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
+from jobs.domain.scoring import masked_by_user
+from jobs.domain.taste import audio_space, taste_profiles
 from schemas.taste import TASTE_PROFILES
 
 WEEK = date(2026, 11, 23)
@@ -84,7 +84,7 @@ SETTINGS = replace(PlaylistConfig(), content_moods=2, min_mood_share=0.4, explor
 
 
 def _similarity(profile, track):
-    """The centred cosine, written out independently of jobs/taste.py."""
+    """The centred cosine, written out independently of jobs/domain/taste.py."""
     p, t = np.subtract(profile, CATALOG_MEAN), np.subtract(TRACKS[track][1], CATALOG_MEAN)
     return float(p @ t / (np.linalg.norm(p) * np.linalg.norm(t)))
 

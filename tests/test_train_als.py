@@ -6,9 +6,15 @@ import pyarrow as pa
 import pytest
 from scipy.sparse import csr_matrix
 
-from jobs.config import AlsConfig
-from jobs.matrix import UserItems, to_user_items
-from jobs.train_als import ModelFitError, factors_table, implicit_als, model_version, train_als
+from jobs.core.config import AlsConfig
+from jobs.domain.matrix import UserItems, to_user_items
+from jobs.stages.train_als import (
+    ModelFitError,
+    factors_table,
+    implicit_als,
+    model_version,
+    train_als,
+)
 
 CONFIG = AlsConfig(factors=4, regularization=1.0, alpha=10.0, iterations=15, seed=7, num_threads=1)
 
@@ -90,7 +96,7 @@ def test_model_version_is_stable_and_changes_with_hyper_parameters():
 def test_spark_backend_finds_the_withheld_tracks_on_the_same_index(spark, tmp_path):
     from dataclasses import replace
 
-    from jobs.train_als import train
+    from jobs.stages.train_als import train
 
     user_items, withheld = two_taste_groups()
     model = train(user_items, replace(CONFIG, backend="spark"), spark, tmp_path / "checkpoints")
@@ -104,7 +110,7 @@ def test_spark_backend_finds_the_withheld_tracks_on_the_same_index(spark, tmp_pa
 def test_unknown_backend_is_named():
     from dataclasses import replace
 
-    from jobs.train_als import train
+    from jobs.stages.train_als import train
 
     user_items, _ = two_taste_groups()
     with pytest.raises(ValueError, match="'gpu'"):

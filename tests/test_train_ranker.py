@@ -1,4 +1,4 @@
-"""jobs/train_ranker.py on tiny warehouses: a first week, a pool with no positive, a pool
+"""jobs/stages/train_ranker.py on tiny warehouses: a first week, a pool with no positive, a pool
 whose popularity feature is the label, and what the playlist stage then loads."""
 
 from dataclasses import replace
@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from jobs import train_ranker
-from jobs.discover import load_week_ranker
-from jobs.tables import read_week, table_path, write_week
+from jobs.core.tables import read_week, table_path, write_week
+from jobs.domain.discover import load_week_ranker
+from jobs.stages import train_ranker
 from schemas import events
 from schemas import pool as schema
 from schemas.pool import FEATURES

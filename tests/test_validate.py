@@ -5,10 +5,10 @@ from datetime import date
 
 import pytest
 
-from jobs import validate
-from jobs.config import PipelineConfig
-from jobs.quality import ValidationFailed
-from jobs.tables import staging_path, table_path
+from jobs.core.config import PipelineConfig
+from jobs.core.quality import ValidationFailed
+from jobs.core.tables import staging_path, table_path
+from jobs.stages import validate
 from schemas import catalog, controls, events, playlists
 
 pytestmark = pytest.mark.spark

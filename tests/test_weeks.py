@@ -2,7 +2,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from jobs.weeks import days_before, monday_on_or_before, parse_week, week_for_run, weeks_between
+from jobs.core.weeks import (
+    days_before,
+    monday_on_or_before,
+    parse_week,
+    week_for_run,
+    weeks_between,
+)
 
 UTC = timezone.utc
 

@@ -11,13 +11,13 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.config import PipelineConfig
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import read_stage_records
+from jobs.core.tables import table_path
 from jobs.explore import data
-from jobs.pipeline import STAGES, run_week
-from jobs.report import report_path
-from jobs.runlog import read_stage_records
-from jobs.sample_data import generate
-from jobs.tables import table_path
+from jobs.reporting.report import report_path
+from jobs.sources.sample_data import generate
+from jobs.tools.pipeline import STAGES, run_week
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from jobs.config import PipelineConfig
+from jobs.core.config import PipelineConfig
 
 st.set_page_config(page_title="weekly-playlists explorer", page_icon="🎧", layout="wide")
 

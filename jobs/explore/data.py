@@ -17,8 +17,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from jobs.config import PipelineConfig
-from jobs.report import (
+from jobs.core.config import PipelineConfig
+from jobs.core.runlog import read_stage_records, run_dir
+from jobs.core.tables import table_path
+from jobs.core.weeks import week_start
+from jobs.reporting.report import (
     TITLES,
     cluster_rows,
     cluster_sizes_figure,
@@ -31,9 +34,6 @@ from jobs.report import (
     source_share_figure,
     view_week,
 )
-from jobs.runlog import read_stage_records, run_dir
-from jobs.tables import table_path
-from jobs.weeks import week_start
 from schemas.controls import ARTIST, DONT_SUGGEST, TRACK
 from schemas.playlists import PLAYLIST_TYPES
 
@@ -256,7 +256,7 @@ def known_listener(config: PipelineConfig, week: date, user_id: str) -> bool:
 
 @dataclass(frozen=True)
 class ListenerControls:
-    """What a listener's recommendations must leave out at a week (jobs/rules.py)."""
+    """What a listener's recommendations must leave out at a week (jobs/domain/rules.py)."""
 
     explicit_filter: bool = False
     hidden_tracks: frozenset[str] = frozenset()
@@ -267,7 +267,7 @@ class ListenerControls:
 
 def controls_at(config: PipelineConfig, week: date, user_id: str) -> ListenerControls:
     """The listener's controls in force when the week is published (00:00 UTC of its
-    Monday), with the semantics of jobs/rules.py: a `hide` postpones its item for
+    Monday), with the semantics of jobs/domain/rules.py: a `hide` postpones its item for
     `hide_days`, a `dont_suggest` lasts until withdrawn; platform rules hold from
     `valid_from` until `valid_until` (exclusive, open when null)."""
     now = week_start(week)
@@ -716,7 +716,7 @@ def campaign_impressions(run: WeekRun) -> pd.DataFrame:
 
 
 def report_figures(run: WeekRun) -> list[tuple[str, Figure]]:
-    """The run report's plots of the week (jobs/report.py draws them), with their titles:
+    """The run report's plots of the week (jobs/reporting/report.py draws them), with their titles:
     score distributions and sources of the published playlists, tracks per cluster."""
     figures = []
     if run.published:

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from jobs.config import PipelineConfig
+from jobs.core.config import PipelineConfig
 from jobs.explore import data
 
 # A week re-run while the explorer serves shows after at most this long.

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import streamlit as st
 
 from jobs.explore import data, ui
-from jobs.report import k_choice_plot, read_validations, report_path
+from jobs.reporting.report import k_choice_plot, read_validations, report_path
 
 config = ui.config()
 st.title("Run")

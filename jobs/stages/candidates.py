@@ -1,0 +1,310 @@
+"""Candidate tracks for every listener, from seven sources, into one `candidates` row per
+listener: the top `candidates_per_user` of each source, tracks the listener ever played never
+included. The week's source models are built once on the driver; one retrieval pass over
+listener batches then scores every source (jobs/domain/retrieval.py):
+
+* `als` - the ALS score u . v against the broadcast track factors (implicit's fused top-K,
+  played tracks masked inside it).
+* `listeners_like_you` - user-user: each listener's `neighbours` nearest users by cosine over
+  the ALS user factors, then what those neighbours like, voted by similarity:
+
+      score(u, t) = sum_v sim(u, v) c(v, t) / max_t' c(v, t')  /  sum_v sim(u, v)
+
+  over u's neighbours v (sim > 0) and positive confidences c only: a neighbour weighs in by
+  similarity, a heavy listener no more than a light one, and the score lies in (0, 1].
+* `popularity` - for cold-start listeners (few plays, or no ALS factors): the most-listened
+  tracks of the look-back window, listeners(t) = #{v : c(v, t) > 0}.
+* `content` and `exploration` - tracks nearest the listener's audio taste profile, within
+  their own moods or in nearby clusters (jobs/domain/taste.py). The profiles are written to
+  `taste_profiles`. A week without audio clusters (a catalog without features) has neither.
+* `tags` - tracks whose artist's tags and genres are nearest (TF-IDF cosine) to those of
+  the artists the listener plays (jobs/domain/tags.py): reaches artists nobody has played yet.
+* `item_item` - tracks often played by the listeners of the listener's own tracks:
+  sum_i X[u, i] S[i, j] over the tracks i they played, S the week's item-item similarity
+  (EASE on a small catalog, RP3beta past `ease_max_tracks`; jobs/domain/neighbours.py).
+
+No cross join, no per-user Python loop, no Spark row per candidate.
+
+    spark-submit jobs/stages/candidates.py --week 2026-11-23
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from scipy.sparse import csr_matrix, diags
+
+from jobs.core.config import PipelineConfig, PlaylistConfig
+from jobs.core.entry import run_job
+from jobs.core.quality import check_output
+from jobs.core.runlog import previous_rows, row_count_bounds
+from jobs.core.tables import (
+    MissingTable,
+    read_parquet,
+    read_table,
+    read_week,
+    table_path,
+    with_schema,
+    write_week,
+)
+from jobs.domain.matrix import UserItems, to_user_items
+from jobs.domain.neighbours import ItemSimilarity, item_similarity
+from jobs.domain.retrieval import People, Sources, candidate_checks, listener_inputs, retrieve
+from jobs.domain.scoring import played_masks, unit_rows
+from jobs.domain.tags import TagSpace, catalog_tag_space
+from jobs.domain.taste import AudioSpace, audio_space, taste_profiles
+from schemas import candidates as schema
+from schemas import catalog, clusters, events, interactions, model, taste
+from schemas import played as played_schema
+
+log = logging.getLogger(__name__)
+
+
+def positive_user_items(interactions_df: DataFrame) -> UserItems:
+    """The look-back window's positive confidences as a users x tracks matrix on the driver
+    (users and tracks sorted by id)."""
+    return to_user_items(
+        interactions_df.where(F.col("confidence") > 0)
+        .select("user_id", "track_id", "confidence")
+        .toArrow()
+    )
+
+
+def factor_source(track_factors: DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """(track ids sorted, factors) of the week's ALS track factors; None without any."""
+    table = track_factors.select("track_id", "factors").orderBy("track_id").toArrow()
+    if table.num_rows == 0:
+        return None
+    vectors = table.column("factors").combine_chunks().flatten().to_numpy()
+    return (
+        table.column("track_id").to_numpy(zero_copy_only=False),
+        vectors.reshape(table.num_rows, -1).astype(np.float32),
+    )
+
+
+def people_source(user_factors: DataFrame, likes: UserItems, neighbours: int) -> People | None:
+    """Listeners like you: every modelled user's unit factors and the liking matrix
+    L[v, t] = c(v, t) / max_t' c(v, t'); None without factors or likes."""
+    table = user_factors.select("user_id", "factors").orderBy("user_id").toArrow()
+    if table.num_rows == 0 or likes.shape[0] == 0:
+        return None
+    vectors = table.column("factors").combine_chunks().flatten().to_numpy()
+    row_max = likes.matrix.max(axis=1).toarray().ravel()
+    return People(
+        user_ids=table.column("user_id").to_numpy(zero_copy_only=False),
+        unit_factors=unit_rows(vectors.reshape(table.num_rows, -1).astype(np.float32)),
+        neighbours=neighbours,
+        liking_user_ids=likes.user_ids,
+        liking_track_ids=likes.track_ids,
+        liking=csr_matrix(diags(1.0 / row_max) @ likes.matrix, dtype=np.float32),
+    )
+
+
+def popularity_source(likes: UserItems) -> tuple[np.ndarray, np.ndarray] | None:
+    """(track ids sorted, listeners(t) = #{v : c(v, t) > 0}) over the look-back window: a
+    rank-1 'model' scored like ALS."""
+    if likes.shape[0] == 0:
+        return None
+    return likes.track_ids, np.diff(likes.matrix.tocsc().indptr).astype(np.float32)
+
+
+def item_item_source(likes: UserItems, settings: PlaylistConfig) -> ItemSimilarity | None:
+    """The week's item-item similarity of who played what (jobs/domain/neighbours.py), top
+    `item_item_neighbours` per track, RP3beta's blocks on every core the driver may use;
+    EASE keeps its negative weights (Last.fm: NDCG@30 0.300 with them, 0.288 without)."""
+    if likes.shape[0] == 0:
+        return None
+    return item_similarity(
+        likes.matrix,
+        likes.track_ids,
+        method=settings.item_item_method,
+        ease_max_tracks=settings.ease_max_tracks,
+        k=settings.item_item_neighbours,
+        negative_weights=True,
+        threads=len(os.sched_getaffinity(0)),
+    )
+
+
+def cold_start_users(
+    interactions_df: DataFrame,
+    user_factors: DataFrame,
+    events_df: DataFrame,
+    week: date,
+    min_plays: int,
+) -> DataFrame:
+    """(user_id) of the users popularity serves: fewer than `min_plays` plays in the
+    look-back window (sum of `plays` over their interactions), or active in the week
+    before `week` (clean events) without ALS factors."""
+    light = (
+        interactions_df.groupBy("user_id")
+        .agg(F.sum("plays").alias("plays"))
+        .where(F.col("plays") < min_plays)
+        .select("user_id")
+    )
+    unmodelled = (
+        events_df.where(
+            (F.col("date") >= F.lit(week - timedelta(days=7))) & (F.col("date") < F.lit(week))
+        )
+        .select("user_id")
+        .distinct()
+        .join(user_factors.select("user_id"), "user_id", "left_anti")
+    )
+    return light.union(unmodelled).distinct()
+
+
+def audio_clusters(
+    spark: SparkSession, config: PipelineConfig, week: date
+) -> tuple[DataFrame, DataFrame] | None:
+    """The week's (track_clusters, clusters); None, with the reason logged, when it has no
+    audio clusters: the clusters stage never ran for it, or it wrote empty partitions (a
+    catalog without audio features)."""
+    try:
+        track_clusters = read_week(spark, config, "track_clusters", clusters.TRACK_CLUSTERS, week)
+        centroids = read_week(spark, config, "clusters", clusters.CLUSTERS, week)
+    except MissingTable as missing:
+        why = str(missing)
+    else:
+        if not track_clusters.isEmpty():
+            return track_clusters, centroids
+        why = "no track has audio features (the clusters stage wrote empty partitions)"
+    log.warning(
+        "no taste profiles, content or exploration candidates: week %s has no audio clusters: %s",
+        week,
+        why,
+    )
+    return None
+
+
+def taste_source(
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    interactions_df: DataFrame,
+    rows: dict,
+) -> tuple[DataFrame | None, AudioSpace | None]:
+    """Write and check the week's `taste_profiles`; return them and the audio space the
+    `content` and `exploration` sources score in. A week without audio clusters (a catalog
+    without features) has neither: its `taste_profiles` partition is written empty (a
+    re-run replaces last run's) and `rows["audio_sources_skipped"]` is 1."""
+    audio = audio_clusters(spark, config, week)
+    rows["audio_sources_skipped"] = int(audio is None)
+    if audio is None:
+        write_week(
+            spark.createDataFrame([], taste.TASTE_PROFILES),
+            table_path(config, "taste_profiles"),
+            week,
+        )
+        rows["taste_profiles"] = 0
+        return None, None
+    track_clusters, centroids = audio
+    write_week(
+        with_schema(
+            taste_profiles(interactions_df, track_clusters).withColumn("week", F.lit(week)),
+            taste.TASTE_PROFILES,
+        ),
+        table_path(config, "taste_profiles"),
+        week,
+    )
+    profiles = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
+    rows["taste_profiles"] = profiles.count()
+    check_output(config, week, profiles, taste.suite())
+    return profiles, audio_space(track_clusters, centroids, config.playlists)
+
+
+def tag_source(spark: SparkSession, config: PipelineConfig) -> TagSpace | None:
+    """The tag space of the catalog's genres and optional `artist_tags`; None when no two
+    of its artists share a term."""
+
+    def catalog_table(name: str, *columns: str) -> pa.Table:
+        table = read_parquet(spark, config.catalog_dir / name, catalog.ALL_TABLES[name])
+        return table.select(*columns).orderBy(columns[0]).toArrow()
+
+    artist_tags = None
+    if (config.catalog_dir / "artist_tags").exists():
+        artist_tags = catalog_table("artist_tags", "artist_id", "tag")
+    space = catalog_tag_space(
+        catalog_table("artists", "artist_id", "genres"),
+        catalog_table("tracks", "track_id", "artist_id"),
+        artist_tags,
+    )
+    if space.terms.size == 0:
+        log.warning("no tags candidates: no two artists of the catalog share a tag or a genre")
+        return None
+    return space
+
+
+def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+    settings = config.playlists
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.scoring_batch_rows))
+    k = settings.candidates_per_user
+    user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week).cache()
+    interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week).cache()
+    history = read_table(spark, config, "events", events.EVENTS)
+    played = played_masks(read_week(spark, config, "played", played_schema.PLAYED, week))
+    cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
+    likes = positive_user_items(interactions_df)
+    # The item-item build is driver numpy that releases the GIL (10M: 45 s on one core):
+    # it runs beside the Spark work of the other sources.
+    with ThreadPoolExecutor(1) as background:
+        item_item = background.submit(item_item_source, likes, settings)
+        profiles, audio = taste_source(spark, config, week, interactions_df, rows)
+        sources = Sources(
+            k=k,
+            als=factor_source(read_week(spark, config, "track_factors", model.TRACK_FACTORS, week)),
+            people=people_source(user_factors, likes, settings.neighbours),
+            popularity=popularity_source(likes),
+            audio=audio,
+            tags=tag_source(spark, config),
+            item_item=item_item.result(),
+        )
+    del likes  # the sources hold what they need of it
+    listeners = listener_inputs(user_factors, interactions_df, played, cold, profiles)
+    retrieved = retrieve(listeners, sources).withColumn("week", F.lit(week))
+    write_week(with_schema(retrieved, schema.SCHEMA), table_path(config, "candidates"), week)
+    written = read_week(spark, config, "candidates", schema.SCHEMA, week)
+
+    checks = candidate_checks(written).cache()
+    rows["candidate_listeners"] = checks.count()
+    totals = checks.groupBy().sum(*(f"from_{source}" for source in schema.SOURCES)).first()
+    rows.update(
+        {f"candidates_{source}": totals[f"sum(from_{source})"] or 0 for source in schema.SOURCES}
+    )
+    rows["candidates"] = sum(rows[f"candidates_{source}"] for source in schema.SOURCES)
+    # Of content's and tags' candidates, the tracks nobody interacted with in the look-back
+    # window (only they reach those).
+    audio_and_tags = written.select(
+        F.explode(
+            F.filter("candidates", lambda c: c["source"].isin(schema.CONTENT, schema.TAGS))
+        ).alias("c")
+    ).select("c.source", "c.track_id")
+    known = interactions_df.select("track_id").distinct()
+    unknown = audio_and_tags.join(F.broadcast(known), "track_id", "left_anti").groupBy("source")
+    rows.update({f"{source}_cold_tracks": 0 for source in (schema.CONTENT, schema.TAGS)})
+    rows.update({f"{r['source']}_cold_tracks": r["count"] for r in unknown.count().collect()})
+    for cached in (user_factors, interactions_df):
+        cached.unpersist()
+    expected = previous_rows(config, week, "candidates").get("candidates")
+    check_output(
+        config,
+        week,
+        checks,
+        schema.suite(),
+        {"max_rank": k, **row_count_bounds(expected, config.row_count_tolerance)},
+    )
+    checks.unpersist()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run_job("candidates", argv, run, "Score top-K candidates per user from every source.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""The command line and what it runs: the in-process weekly runner, bench, offline
+evaluation, simulation.
+"""
