@@ -43,6 +43,13 @@ def _generate(args: argparse.Namespace, config: PipelineConfig) -> None:
     )
 
 
+def _generate_command(commands) -> None:
+    parser = commands.add_parser("generate", help="write a synthetic sample dataset")
+    parser.add_argument("--week", required=True, type=parse_week)
+    _add_sample_args(parser)
+    parser.set_defaults(run=_generate)
+
+
 def _demo(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.ops.local_airflow import airflow_env, init_airflow, run_week
     from jobs.reporting.summary import print_summary
@@ -57,6 +64,14 @@ def _demo(args: argparse.Namespace, config: PipelineConfig) -> None:
     log_file = run_week(config, env, args.week.isoformat())
     print(f"DAG run finished in {time.perf_counter() - started:.1f} s (log: {log_file})\n")
     print_summary(config, args.week)
+
+
+def _demo_command(commands) -> None:
+    parser = commands.add_parser("demo", help="sample data + one DAG run + summary")
+    parser.add_argument("--week", required=True, type=parse_week)
+    parser.add_argument("--spark-master", default="local[*]")
+    _add_sample_args(parser)
+    parser.set_defaults(run=_demo)
 
 
 def _cluster(args: argparse.Namespace, config: PipelineConfig) -> None:
@@ -99,6 +114,29 @@ def _cluster(args: argparse.Namespace, config: PipelineConfig) -> None:
         print_summary(config, args.week)
 
 
+def _cluster_command(commands) -> None:
+    parser = commands.add_parser(
+        "cluster",
+        help="a Spark standalone cluster + Airflow scheduler on Postgres, on this machine",
+    )
+    parser.add_argument(
+        "action",
+        choices=["up", "down", "status", "demo", "run"],
+        help="demo: sample data, then one week through the scheduler; run: the week alone",
+    )
+    parser.add_argument(
+        "--week", type=parse_week, default=None, help="demo, run: the week to build"
+    )
+    parser.add_argument(
+        "--wait-minutes",
+        type=float,
+        default=60,
+        help="demo, run: how long to wait for the week's run (default: %(default)s)",
+    )
+    _add_sample_args(parser)
+    parser.set_defaults(run=_cluster)
+
+
 def _in_process(config: PipelineConfig, app_name: str):
     from jobs.core.spark import spark_session
 
@@ -127,6 +165,12 @@ def _run(args: argparse.Namespace, config: PipelineConfig) -> None:
         print(f"week {args.week} skipped: {SKIPPED}")
         return
     print_summary(config, args.week)
+
+
+def _run_command(commands) -> None:
+    parser = commands.add_parser("run", help="run every stage of a week in one Spark process")
+    parser.add_argument("--week", required=True, type=parse_week)
+    parser.set_defaults(run=_run)
 
 
 def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
@@ -191,6 +235,23 @@ def _simulate(args: argparse.Namespace, config: PipelineConfig) -> None:
             print(f"{week!s:<12}{segment:<10}{estimate:>10.1%}{earned:>10.1%}")
 
 
+def _simulate_command(commands) -> None:
+    parser = commands.add_parser(
+        "simulate",
+        help="listeners who react to the published playlists, week after week",
+    )
+    parser.add_argument("--week", required=True, type=parse_week, help="first week to run")
+    parser.add_argument("--weeks", type=int, default=8, help="weeks of reactions after it")
+    parser.add_argument("--history-weeks", type=int, default=4, help="events before --week")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--tracks", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--airflow", action="store_true", help="run each week through the DAG (airflow dags test)"
+    )
+    parser.set_defaults(run=_simulate)
+
+
 def _backfill(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.core.weeks import weeks_between
 
@@ -221,6 +282,25 @@ def _backfill(args: argparse.Namespace, config: PipelineConfig) -> None:
     finally:
         spark.stop()
     print(f"backfilled {len(weeks)} weeks in {time.perf_counter() - started:.0f} s")
+
+
+def _backfill_command(commands) -> None:
+    parser = commands.add_parser(
+        "backfill", help="build a range of weeks in order, oldest first (both ends included)"
+    )
+    parser.add_argument("--from", dest="from_week", required=True, type=parse_week)
+    parser.add_argument("--to", dest="to_week", required=True, type=parse_week)
+    parser.add_argument(
+        "--airflow",
+        action="store_true",
+        help="create an Airflow backfill instead (`airflow backfill create`; needs the "
+        "scheduler of the Airflow this shell points at)",
+    )
+    parser.add_argument("--max-active-runs", type=int, default=2, help="with --airflow")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="with --airflow: list the runs, create none"
+    )
+    parser.set_defaults(run=_backfill)
 
 
 def _backfill_in_airflow(args: argparse.Namespace) -> None:
@@ -280,6 +360,18 @@ def _evaluate(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"report: {evaluate.report_path(config, args.week, args.dataset)}")
 
 
+def _evaluate_command(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate", help="build week W from the events before it, then score it on week W's"
+    )
+    parser.add_argument("--week", required=True, type=parse_week)
+    parser.add_argument("--dataset", default="generated", help="label in run_metrics")
+    parser.add_argument(
+        "--published", action="store_true", help="evaluate the already published week as is"
+    )
+    parser.set_defaults(run=_evaluate)
+
+
 def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
     from pathlib import Path
 
@@ -311,6 +403,33 @@ def _import(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"evaluate with: weekly-playlists evaluate --week {args.week} --dataset {label}")
 
 
+def _import_command(commands) -> None:
+    parser = commands.add_parser(
+        "import", help="convert a public dataset into the raw event and catalog layout"
+    )
+    parser.add_argument("dataset", choices=["movielens", "lastfm", "spotify-history"])
+    parser.add_argument("--source", required=True, help="the dataset's folder")
+    parser.add_argument(
+        "--week",
+        type=parse_week,
+        default=None,
+        help="evaluation week (spotify-history: default the Monday after the last play)",
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--features",
+        default=None,
+        help="lastfm: MusicOSet folder whose audio features and genres the matched artists get",
+    )
+    parser.add_argument(
+        "--user",
+        default=None,
+        help="spotify-history: listener id (default: the export's username, else a hash of "
+        "its folder)",
+    )
+    parser.set_defaults(run=_import)
+
+
 def _import_spotify_history(args: argparse.Namespace, config: PipelineConfig) -> None:
     from pathlib import Path
 
@@ -340,16 +459,34 @@ def _summary(args: argparse.Namespace, config: PipelineConfig) -> None:
     print_summary(config, args.week, args.user)
 
 
+def _summary_command(commands) -> None:
+    parser = commands.add_parser("summary", help="print a published week's summary")
+    parser.add_argument("--week", required=True, type=parse_week)
+    parser.add_argument("--user", default=None, help="listener to show (default: one with both)")
+    parser.set_defaults(run=_summary)
+
+
 def _runs(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.reporting.summary import print_runs
 
     print_runs(config)
 
 
+def _runs_command(commands) -> None:
+    parser = commands.add_parser("runs", help="list the weeks run: published, stages, GX, NDCG")
+    parser.set_defaults(run=_runs)
+
+
 def _report(args: argparse.Namespace, config: PipelineConfig) -> None:
     from jobs.reporting.report import write_report
 
     print(write_report(config, args.week))
+
+
+def _report_command(commands) -> None:
+    parser = commands.add_parser("report", help="(re)write a week's self-contained HTML report")
+    parser.add_argument("--week", required=True, type=parse_week)
+    parser.set_defaults(run=_report)
 
 
 def _explore(args: argparse.Namespace, config: PipelineConfig) -> None:
@@ -361,6 +498,39 @@ def _explore(args: argparse.Namespace, config: PipelineConfig) -> None:
     print(f"explorer on http://127.0.0.1:{args.port}/ reading {config.warehouse_dir}", flush=True)
     command = streamlit_command(args.port)
     os.execv(command[0], command)
+
+
+def _explore_command(commands) -> None:
+    parser = commands.add_parser(
+        "explore", help="browse listeners, tracks and runs in a Streamlit app on 127.0.0.1"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.set_defaults(run=_explore)
+
+
+def _bench_command(commands) -> None:
+    # Listed for --help; its own options are parsed by jobs/tools/bench.py (see the top of main).
+    commands.add_parser(
+        "bench", help="benchmark against raw implicit and Spark MLlib (bench --help)"
+    )
+
+
+# The sub-commands, in the order --help lists them.
+COMMANDS = (
+    _generate_command,
+    _demo_command,
+    _cluster_command,
+    _simulate_command,
+    _run_command,
+    _backfill_command,
+    _runs_command,
+    _evaluate_command,
+    _import_command,
+    _bench_command,
+    _summary_command,
+    _report_command,
+    _explore_command,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -377,132 +547,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--config", default=None, help="TOML config (default: WP_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    generate = commands.add_parser("generate", help="write a synthetic sample dataset")
-    generate.add_argument("--week", required=True, type=parse_week)
-    _add_sample_args(generate)
-    generate.set_defaults(run=_generate)
-
-    demo = commands.add_parser("demo", help="sample data + one DAG run + summary")
-    demo.add_argument("--week", required=True, type=parse_week)
-    demo.add_argument("--spark-master", default="local[*]")
-    _add_sample_args(demo)
-    demo.set_defaults(run=_demo)
-
-    on_cluster = commands.add_parser(
-        "cluster",
-        help="a Spark standalone cluster + Airflow scheduler on Postgres, on this machine",
-    )
-    on_cluster.add_argument(
-        "action",
-        choices=["up", "down", "status", "demo", "run"],
-        help="demo: sample data, then one week through the scheduler; run: the week alone",
-    )
-    on_cluster.add_argument(
-        "--week", type=parse_week, default=None, help="demo, run: the week to build"
-    )
-    on_cluster.add_argument(
-        "--wait-minutes",
-        type=float,
-        default=60,
-        help="demo, run: how long to wait for the week's run (default: %(default)s)",
-    )
-    _add_sample_args(on_cluster)
-    on_cluster.set_defaults(run=_cluster)
-
-    simulate = commands.add_parser(
-        "simulate",
-        help="listeners who react to the published playlists, week after week",
-    )
-    simulate.add_argument("--week", required=True, type=parse_week, help="first week to run")
-    simulate.add_argument("--weeks", type=int, default=8, help="weeks of reactions after it")
-    simulate.add_argument("--history-weeks", type=int, default=4, help="events before --week")
-    simulate.add_argument("--users", type=int, default=1000)
-    simulate.add_argument("--tracks", type=int, default=3000)
-    simulate.add_argument("--seed", type=int, default=42)
-    simulate.add_argument(
-        "--airflow", action="store_true", help="run each week through the DAG (airflow dags test)"
-    )
-    simulate.set_defaults(run=_simulate)
-
-    run = commands.add_parser("run", help="run every stage of a week in one Spark process")
-    run.add_argument("--week", required=True, type=parse_week)
-    run.set_defaults(run=_run)
-
-    backfill = commands.add_parser(
-        "backfill", help="build a range of weeks in order, oldest first (both ends included)"
-    )
-    backfill.add_argument("--from", dest="from_week", required=True, type=parse_week)
-    backfill.add_argument("--to", dest="to_week", required=True, type=parse_week)
-    backfill.add_argument(
-        "--airflow",
-        action="store_true",
-        help="create an Airflow backfill instead (`airflow backfill create`; needs the "
-        "scheduler of the Airflow this shell points at)",
-    )
-    backfill.add_argument("--max-active-runs", type=int, default=2, help="with --airflow")
-    backfill.add_argument(
-        "--dry-run", action="store_true", help="with --airflow: list the runs, create none"
-    )
-    backfill.set_defaults(run=_backfill)
-
-    runs = commands.add_parser("runs", help="list the weeks run: published, stages, GX, NDCG")
-    runs.set_defaults(run=_runs)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="build week W from the events before it, then score it on week W's"
-    )
-    evaluate.add_argument("--week", required=True, type=parse_week)
-    evaluate.add_argument("--dataset", default="generated", help="label in run_metrics")
-    evaluate.add_argument(
-        "--published", action="store_true", help="evaluate the already published week as is"
-    )
-    evaluate.set_defaults(run=_evaluate)
-
-    importer = commands.add_parser(
-        "import", help="convert a public dataset into the raw event and catalog layout"
-    )
-    importer.add_argument("dataset", choices=["movielens", "lastfm", "spotify-history"])
-    importer.add_argument("--source", required=True, help="the dataset's folder")
-    importer.add_argument(
-        "--week",
-        type=parse_week,
-        default=None,
-        help="evaluation week (spotify-history: default the Monday after the last play)",
-    )
-    importer.add_argument("--seed", type=int, default=42)
-    importer.add_argument(
-        "--features",
-        default=None,
-        help="lastfm: MusicOSet folder whose audio features and genres the matched artists get",
-    )
-    importer.add_argument(
-        "--user",
-        default=None,
-        help="spotify-history: listener id (default: the export's username, else a hash of "
-        "its folder)",
-    )
-    importer.set_defaults(run=_import)
-
-    # Listed for --help; its own options are parsed by jobs/tools/bench.py (see the top of main).
-    commands.add_parser(
-        "bench", help="benchmark against raw implicit and Spark MLlib (bench --help)"
-    )
-
-    summary = commands.add_parser("summary", help="print a published week's summary")
-    summary.add_argument("--week", required=True, type=parse_week)
-    summary.add_argument("--user", default=None, help="listener to show (default: one with both)")
-    summary.set_defaults(run=_summary)
-
-    report = commands.add_parser("report", help="(re)write a week's self-contained HTML report")
-    report.add_argument("--week", required=True, type=parse_week)
-    report.set_defaults(run=_report)
-
-    explore = commands.add_parser(
-        "explore", help="browse listeners, tracks and runs in a Streamlit app on 127.0.0.1"
-    )
-    explore.add_argument("--port", type=int, default=DEFAULT_PORT)
-    explore.set_defaults(run=_explore)
+    for add_command in COMMANDS:
+        add_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
