@@ -66,7 +66,7 @@ cluster-demo: install
 		--tracks $(DEMO_TRACKS) --weeks $(DEMO_WEEKS)
 
 test-cluster: install
-	$(BIN)/python -m pytest -p no:cacheprovider -m cluster tests/test_cluster.py
+	$(BIN)/python -m pytest -p no:cacheprovider -m cluster tests/ops/test_cluster.py
 
 # The explorer (Streamlit, reading the warehouse with DuckDB) on http://127.0.0.1:$(EXPLORE_PORT)/
 EXPLORE_PORT ?= 8501
@@ -77,7 +77,7 @@ explore: install
 # Installing it needs root; without it the browser test is skipped, saying why.
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) \
-		|| echo "chromium could not be installed: tests/test_explore_browser.py will be skipped"
+		|| echo "chromium could not be installed: tests/explore/test_explore_browser.py will be skipped"
 
 bench: install
 	$(BIN)/weekly-playlists bench --sizes $(BENCH_SIZES) --spark-max-events $(BENCH_SPARK_MAX)
