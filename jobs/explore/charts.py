@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.explore.data import CATALOG, CLUSTER_CENTRE, PLAYED
-from jobs.reporting.report import COLORS, TITLES
+from jobs.reporting.figures import COLORS, TITLES
 from schemas.playlists import PLAYLIST_TYPES
 
 # The listener's own points, over the catalog coloured by cluster: what they played small

@@ -21,19 +21,21 @@ from jobs.core.config import PipelineConfig
 from jobs.core.runlog import read_stage_records, run_dir
 from jobs.core.tables import table_path
 from jobs.core.weeks import week_start
-from jobs.reporting.report import (
+from jobs.reporting.figures import (
     TITLES,
-    cluster_rows,
     cluster_sizes_figure,
-    describe_failure,
     histogram_figure,
+    source_share_figure,
+)
+from jobs.reporting.queries import (
+    cluster_rows,
     metric_tables,
     model_facts,
     score_histogram,
     source_counts,
-    source_share_figure,
     view_week,
 )
+from jobs.reporting.report import describe_failure
 from schemas.controls import ARTIST, DONT_SUGGEST, TRACK
 from schemas.playlists import PLAYLIST_TYPES
 
@@ -716,7 +718,7 @@ def campaign_impressions(run: WeekRun) -> pd.DataFrame:
 
 
 def report_figures(run: WeekRun) -> list[tuple[str, Figure]]:
-    """The run report's plots of the week (jobs/reporting/report.py draws them), with their titles:
+    """The run report's plots of the week (jobs/reporting/figures.py draws them), with their titles:
     score distributions and sources of the published playlists, tracks per cluster."""
     figures = []
     if run.published:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from jobs.core.config import PipelineConfig
 from jobs.core.parquet import arrow_schema
 from jobs.core.tables import raw_day_path, table_path
-from jobs.reporting.report import view_weeks
+from jobs.reporting.queries import view_weeks
 from jobs.sources import sample_data
 from schemas import playlists, raw_events
 

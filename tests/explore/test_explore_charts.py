@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.explore import charts
-from jobs.reporting.report import COLORS
+from jobs.reporting.figures import COLORS
 from schemas.playlists import DISCOVER_WEEKLY, RELEASE_RADAR
 
 LABELS = ["loud", "calm"]

@@ -23,7 +23,8 @@ from explore_warehouse import (
 
 from jobs.core.tables import table_path
 from jobs.explore import data
-from jobs.reporting.report import read_validations, render_report
+from jobs.reporting.queries import read_validations
+from jobs.reporting.report import render_report
 from schemas.catalog import AUDIO_FEATURE_COLUMNS
 
 

@@ -18,7 +18,8 @@ import pytest
 from jobs.core.config import PipelineConfig
 from jobs.core.runlog import run_dir
 from jobs.core.tables import table_path
-from jobs.reporting.report import report_path, score_histogram, write_report
+from jobs.reporting.queries import score_histogram
+from jobs.reporting.report import report_path, write_report
 from jobs.tools import cli
 from schemas import clusters, feedback, metrics, model, playlists, rerank
 

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from jobs.explore import charts, data, ui
-from jobs.reporting.report import TITLES
+from jobs.reporting.figures import TITLES
 from schemas.playlists import PLAYLIST_TYPES
 
 COLUMNS = ["position", "track", "artist", "album", "release_date", "source", "reason", "boosted"]

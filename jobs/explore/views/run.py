@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import streamlit as st
 
 from jobs.explore import data, ui
-from jobs.reporting.report import k_choice_plot, read_validations, report_path
+from jobs.reporting.queries import k_choice_plot, read_validations
+from jobs.reporting.report import report_path
 
 config = ui.config()
 st.title("Run")
