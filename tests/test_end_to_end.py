@@ -13,7 +13,7 @@ import pytest
 from jobs.core.config import PipelineConfig
 from jobs.ops.local_airflow import airflow_env, init_airflow, run_week
 from jobs.reporting.summary import playlists_query
-from jobs.sources.sample_data import generate
+from jobs.sources.sample.world import generate
 
 pytestmark = pytest.mark.slow
 

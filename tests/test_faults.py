@@ -19,7 +19,7 @@ import pytest
 from jobs.core.config import PipelineConfig
 from jobs.core.tables import MissingTable, RawInputError, staged_week, table_path
 from jobs.ops.local_airflow import PROJECT, airflow_env
-from jobs.sources.sample_data import generate
+from jobs.sources.sample.world import generate
 from jobs.stages import ingest, playlists, publish, validate
 from jobs.stages.ingest import QuarantineThresholdExceeded
 from jobs.tools.pipeline import run_week

@@ -16,7 +16,7 @@ from jobs.core.runlog import read_stage_records
 from jobs.core.tables import table_path
 from jobs.explore import data
 from jobs.reporting.report import report_path
-from jobs.sources.sample_data import generate
+from jobs.sources.sample.world import generate
 from jobs.tools.pipeline import STAGES, run_week
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

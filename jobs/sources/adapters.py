@@ -1,6 +1,6 @@
 """Adapters that turn real public datasets into the pipeline's raw events, catalog and controls.
 
-Each adapter makes a fresh import in the layout `jobs.sources.sample_data` writes (one
+Each adapter makes a fresh import in the layout `jobs.sources.sample` writes (one
 Parquet folder of raw events per day, one folder per catalog and controls table) around an
 evaluation week W, a Monday: "history" events in the `history_weeks` whole weeks before W
 and "held-out" events in [W, W + 7 days). The pipeline publishes week W's playlists from the
@@ -96,7 +96,9 @@ import pyarrow as pa
 from jobs.core.config import PipelineConfig
 from jobs.core.parquet import arrow_schema, arrow_table, write_table
 from jobs.core.tables import raw_day_path
-from jobs.sources.sample_data import DAY_US, TimeWindow, popularity_scores, timestamps_us
+from jobs.sources.sample.catalog import popularity_scores
+from jobs.sources.sample.controls import timestamps_us
+from jobs.sources.sample.window import DAY_US, TimeWindow
 from schemas import catalog as catalog_schema
 from schemas import controls as controls_schema
 from schemas import raw_events

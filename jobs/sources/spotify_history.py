@@ -69,7 +69,7 @@ from jobs.core.config import PipelineConfig
 from jobs.core.parquet import arrow_schema, arrow_table, write_table
 from jobs.core.tables import raw_day_path
 from jobs.core.weeks import monday_on_or_before
-from jobs.sources.sample_data import popularity_scores
+from jobs.sources.sample.catalog import popularity_scores
 from schemas import catalog as catalog_schema
 from schemas import controls as controls_schema
 from schemas import raw_events

@@ -132,7 +132,7 @@ def bench_size(
     from jobs.domain.history import played_tracks
     from jobs.domain.matrix import to_user_items
     from jobs.domain.metrics import artist_diversity, ndcg_at_k
-    from jobs.sources.sample_data import generate
+    from jobs.sources.sample.world import generate
     from jobs.stages import train_als
     from jobs.tools.evaluate import popularity_recs, week_truth
     from jobs.tools.pipeline import STAGES

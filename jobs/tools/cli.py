@@ -33,7 +33,7 @@ def _add_sample_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate(args: argparse.Namespace, config: PipelineConfig) -> None:
-    from jobs.sources.sample_data import generate
+    from jobs.sources.sample.world import generate
 
     started = time.perf_counter()
     counts = generate(config, args.week, args.users, args.tracks, args.weeks, args.seed)

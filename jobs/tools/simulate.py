@@ -1,12 +1,12 @@
 """`weekly-playlists simulate`: generated listeners who react to what the pipeline publishes,
 week after week, so that every week's playlists are shaped by how the earlier ones fared.
 
-The sample world (jobs/sources/sample_data.py) is generated once for the history weeks and the
+The sample world (jobs/sources/sample/) is generated once for the history weeks and the
 simulated weeks together, so the listeners' organic listening goes on as before. The raw
 days from the first simulated week on are held back under `WP_HOME/simulation/organic` and
 released a week at a time: before the run of week W + 7 days, that week's organic days
 come back, joined by what the listeners did with the playlists published for W
-(`sample_data.playlist_listens`: plays, skips, saves, adds and hides driven by their true
+(`playlist_listens`: plays, skips, saves, adds and hides driven by their true
 taste and the tracks' true features) in a file of their own, `part-playlists.parquet`,
 in each day's folder. The run of W + 7 then derives W's `playlist_feedback` from those
 events like any other week's. Runs go in order, in one Spark process (the same stage
@@ -32,7 +32,8 @@ from jobs.core.config import PipelineConfig
 from jobs.core.parquet import arrow_schema
 from jobs.core.tables import raw_day_path, table_path
 from jobs.reporting.queries import view_weeks
-from jobs.sources import sample_data
+from jobs.sources.sample.playlist_listens import playlist_listens
+from jobs.sources.sample.world import build_world, generate
 from schemas import playlists, raw_events
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ def simulate(
     listeners' reactions to the week before; returns the weeks run."""
     runs = simulated_weeks(first_week, weeks)
     last = runs[-1]
-    sample_data.generate(config, last, users, tracks, history_weeks + weeks, seed)
-    world, _ = sample_data.build_world(last, users, tracks, history_weeks + weeks, seed)
+    generate(config, last, users, tracks, history_weeks + weeks, seed)
+    world, _ = build_world(last, users, tracks, history_weeks + weeks, seed)
     hold_back(config, first_week, last)
     run_week(first_week)
     for round_, week in enumerate(runs[1:], start=1):
@@ -76,7 +77,7 @@ def simulate(
         release(config, served_week)
         served = published_slots(config, served_week)
         if served.num_rows:
-            listens = sample_data.playlist_listens(world, served, served_week, round_)
+            listens = playlist_listens(world, served, served_week, round_)
             write_days(config.raw_events_dir, listens.events)
             hides = config.controls_dir / "user_hides" / f"part-simulated-{served_week}.parquet"
             pq.write_table(listens.user_hides, hides)

@@ -25,7 +25,7 @@ from jobs.core.tables import table_path
 from jobs.ops import cluster
 from jobs.ops.local_airflow import DAG_ID, airflow
 from jobs.reporting.summary import playlists_query
-from jobs.sources.sample_data import generate
+from jobs.sources.sample.world import generate
 
 pytestmark = pytest.mark.cluster
 

@@ -14,7 +14,7 @@ import pytest
 
 from jobs.core.config import PipelineConfig
 from jobs.core.parquet import arrow_schema
-from jobs.sources.sample_data import generate
+from jobs.sources.sample.world import generate
 from schemas import catalog, controls, raw_events
 
 WEEK = dt.date(2025, 6, 2)  # a Monday

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.core.config import ClusteringConfig, PipelineConfig
-from jobs.sources.sample_data import generate
+from jobs.sources.sample.world import generate
 from jobs.stages import clusters
 from jobs.stages.clusters import (
     FEATURES,

@@ -1,5 +1,6 @@
-"""The simulation: listeners who react to what was published for them (the reaction model of
-jobs/sources/sample_data.py), and weeks run in order over it (jobs/tools/simulate.py)."""
+"""The simulation: listeners who react to what was published for them (the reaction model
+of jobs/sources/sample/playlist_listens.py), and weeks run in order over it
+(jobs/tools/simulate.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 from jobs.core.config import BanditConfig, PipelineConfig
 from jobs.core.tables import table_path
-from jobs.sources import sample_data
+from jobs.sources.sample.playlist_listens import playlist_listens
+from jobs.sources.sample.world import build_world
 from jobs.tools import pipeline, simulate
 
 WEEK = dt.date(2026, 11, 16)
@@ -22,7 +24,7 @@ SLOTS = 30
 
 @pytest.fixture(scope="module")
 def world():
-    built, _ = sample_data.build_world(WEEK, users=400, tracks=2000, weeks=2, seed=5)
+    built, _ = build_world(WEEK, users=400, tracks=2000, weeks=2, seed=5)
     return built
 
 
@@ -60,7 +62,7 @@ def _plays(events: pa.Table) -> pa.Table:
 
 def test_listeners_skip_tracks_outside_their_taste_more_often(world):
     served = _served(world, lambda rank: rank)
-    plays = _plays(sample_data.playlist_listens(world, served, WEEK, 1).events)
+    plays = _plays(playlist_listens(world, served, WEEK, 1).events)
     kind_of = {
         (user, track): kind
         for user, track, kind in zip(
@@ -79,7 +81,7 @@ def test_listeners_skip_tracks_outside_their_taste_more_often(world):
 
 def test_listens_stay_within_the_week_and_the_served_slots_and_are_reproducible(world):
     served = _served(world, lambda rank: 0)
-    listens = sample_data.playlist_listens(world, served, WEEK, 1)
+    listens = playlist_listens(world, served, WEEK, 1)
     events = listens.events
     start = dt.datetime(2026, 11, 16, tzinfo=dt.timezone.utc)
     assert pc.min(events["ts"]).as_py() >= start
@@ -95,9 +97,9 @@ def test_listens_stay_within_the_week_and_the_served_slots_and_are_reproducible(
         == pc.sum(pc.is_in(events["event_type"], pa.array(["hide", "dont_suggest"]))).as_py()
     )
 
-    again = sample_data.playlist_listens(world, served, WEEK, 1)
+    again = playlist_listens(world, served, WEEK, 1)
     assert again.events.equals(events)
-    next_round = sample_data.playlist_listens(world, served, WEEK, 2).events
+    next_round = playlist_listens(world, served, WEEK, 2).events
     assert not set(next_round["event_id"].to_pylist()) & set(events["event_id"].to_pylist())
 
 
@@ -105,7 +107,7 @@ def test_an_unknown_listener_is_an_error_that_names_it(world):
     served = _served(world, lambda rank: 0).slice(0, 1)
     served = served.set_column(0, "user_id", pa.array(["nobody"]))
     with pytest.raises(ValueError, match="user_id nobody is not in the generated world"):
-        sample_data.playlist_listens(world, served, WEEK, 1)
+        playlist_listens(world, served, WEEK, 1)
 
 
 @pytest.mark.spark
