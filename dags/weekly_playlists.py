@@ -27,14 +27,14 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import CronDataIntervalTimetable, Metadata, Param, chain, dag, task
 from assets import PLAYLISTS
 
-STAGES = Path(__file__).resolve().parents[1] / "jobs" / "stages"
+STAGE_SCRIPTS = Path(__file__).resolve().parents[1] / "jobs" / "stages"
 WEEK = "{{ ti.xcom_pull(task_ids='resolve_week') }}"
 
 
 def spark_job(task_id: str, job: str, *extra_args: str, **kwargs) -> SparkSubmitOperator:
     return SparkSubmitOperator(
         task_id=task_id,
-        application=str(STAGES / f"{job}.py"),
+        application=str(STAGE_SCRIPTS / f"{job}.py"),
         application_args=[*extra_args, "--week", WEEK],
         name=f"weekly-playlists-{task_id}",
         driver_memory=os.environ.get("WP_SPARK_DRIVER_MEMORY", "4g"),

@@ -90,3 +90,10 @@ def track_campaigns(campaigns: pa.Table, track_ids: pa.Array) -> Campaigns:
         campaign=campaign,
         campaign_ids=campaigns.column("campaign_id").to_numpy(zero_copy_only=False),
     )
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row (or a single vector) scaled to length 1, in its own dtype; an all-zero row
+    stays zero (it resembles nothing). Scoring and the explorer's nearest tracks share it."""
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)

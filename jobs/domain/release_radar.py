@@ -33,13 +33,20 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
-from jobs.core.arrays import Campaigns, blocked_tracks, codes, in_pairs, list_codes, track_campaigns
+from jobs.core.arrays import (
+    Campaigns,
+    blocked_tracks,
+    codes,
+    in_pairs,
+    list_codes,
+    track_campaigns,
+    unit_rows,
+)
 from jobs.core.config import PlaylistConfig
 from jobs.core.weeks import release_window, week_start
 from jobs.domain.discover import empty_list, with_control_lists
 from jobs.domain.ranking import boost_discovery_mode
 from jobs.domain.rules import Controls
-from jobs.domain.scoring import unit_rows
 from schemas import playlists as schema
 
 # Release Radar's tiers, listed in this order.

@@ -33,9 +33,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
-from jobs.core.arrays import codes
+from jobs.core.arrays import codes, unit_rows
 from jobs.domain.neighbours import ItemSimilarity
-from jobs.domain.scoring import SCORED, batch_scorer, unit_rows, vote_scorer
+from jobs.domain.scoring import SCORED, batch_scorer, vote_scorer
 from jobs.domain.tags import TagSpace, tag_scorer
 from jobs.domain.taste import AudioSpace
 from schemas import candidates as schema

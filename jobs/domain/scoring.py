@@ -17,6 +17,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
+from jobs.core.arrays import unit_rows
+
 SCORED = pa.schema(
     [
         pa.field("user_id", pa.string()),
@@ -25,12 +27,6 @@ SCORED = pa.schema(
         pa.field("rank", pa.int32()),
     ]
 )
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row divided by its L2 norm; an all-zero row stays zero (similar to nobody)."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, np.float32(1.0))
 
 
 # sparse_top_k's coarse buckets: a positive float32's bits >> 20 (its exponent and top

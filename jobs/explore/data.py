@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from jobs.core.arrays import unit_rows
 from jobs.core.config import PipelineConfig
 from jobs.core.runlog import read_stage_records, run_dir
 from jobs.core.tables import table_path
@@ -321,12 +322,6 @@ def excluded_by(tracks: pd.DataFrame, controls: ListenerControls) -> np.ndarray:
 
 
 # ---- vector spaces -----------------------------------------------------------------------
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row scaled to length 1; an all-zero row stays zero (it resembles nothing)."""
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
 def nearest(

@@ -42,6 +42,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix, diags
 
+from jobs.core.arrays import unit_rows
 from jobs.core.config import PipelineConfig, PlaylistConfig
 from jobs.core.entry import run_job
 from jobs.core.quality import check_output
@@ -58,7 +59,7 @@ from jobs.core.tables import (
 from jobs.domain.matrix import UserItems, to_user_items
 from jobs.domain.neighbours import ItemSimilarity, item_similarity
 from jobs.domain.retrieval import People, Sources, candidate_checks, listener_inputs, retrieve
-from jobs.domain.scoring import played_masks, unit_rows
+from jobs.domain.scoring import played_masks
 from jobs.domain.tags import TagSpace, catalog_tag_space
 from jobs.domain.taste import AudioSpace, audio_space, taste_profiles
 from schemas import candidates as schema

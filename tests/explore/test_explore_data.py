@@ -21,6 +21,7 @@ from explore_warehouse import (
     build_warehouse,
 )
 
+from jobs.core.arrays import unit_rows
 from jobs.core.tables import table_path
 from jobs.explore import data
 from jobs.reporting.queries import read_validations
@@ -156,7 +157,7 @@ def test_nearest_tracks_by_cosine_around_the_mean(config, space):
 
 
 def test_nearest_breaks_ties_by_row_and_never_returns_excluded_rows():
-    directions = data.unit_rows(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]))
+    directions = unit_rows(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]))
 
     rows, scores = data.nearest(directions, np.array([2.0, 0.0]), 3)
     assert rows.tolist() == [0, 2, 1] and scores.tolist() == [1.0, 1.0, 0.0]
@@ -298,7 +299,7 @@ def test_a_nearest_neighbour_query_on_a_demo_sized_catalog_is_fast():
         ),
         vectors=vectors,
         center=vectors.mean(axis=0),
-        directions=data.unit_rows(vectors - vectors.mean(axis=0)),
+        directions=unit_rows(vectors - vectors.mean(axis=0)),
         clusters=pd.DataFrame({"cluster": [0], "label": ["z"]}),
         centroids=vectors[:1],
     )
