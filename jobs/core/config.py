@@ -164,8 +164,8 @@ class BanditConfig:
 @dataclass(frozen=True)
 class RerankerConfig:
     """The likeability re-ranker (jobs/stages/rerank.py): an MLP predicting a completed play
-    rather than an early skip. Off by default; `evaluate` measures it as its
-    `with_reranker` variant."""
+    rather than an early skip. Off by default: it moved no accuracy figure on the 1M bench
+    world (docs/quality.md, "Why the likeability re-ranker is off")."""
 
     enabled: bool = False
     hidden_layers: tuple[int, ...] = (32, 16)

@@ -11,7 +11,7 @@ The network is scikit-learn's `MLPClassifier` (ReLU hidden layers, a logistic ou
 Adam, log-loss, i.e. binary cross-entropy) behind a `StandardScaler`, fitted on the driver.
 It writes `likeability` (P(completed play) per candidate) and one `reranker_metrics` row
 (accuracy and ROC AUC on the training plays and on held-out listeners). Off by default
-(`reranker.enabled`); `evaluate` measures it as its `with_reranker` variant.
+(`reranker.enabled`): docs/quality.md says why; `evaluate` measures it on your data.
 
 Labels (`play_labels`), for the plays of the 7 days before the week:
 
