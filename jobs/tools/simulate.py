@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from jobs.core.config import PipelineConfig
 from jobs.core.parquet import arrow_schema
 from jobs.core.tables import raw_day_path, table_path
+from jobs.core.weeks import WEEK
 from jobs.reporting.queries import view_weeks
 from jobs.sources.sample.playlist_listens import playlist_listens
 from jobs.sources.sample.world import build_world, generate
@@ -38,7 +39,6 @@ from schemas import playlists, raw_events
 
 log = logging.getLogger(__name__)
 
-WEEK = timedelta(weeks=1)
 LISTENS_FILE = "part-playlists.parquet"
 SERVED_COLUMNS = ["user_id", "track_id", "playlist_type", "position"]
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.core.parquet import arrow_schema
+from jobs.core.weeks import WEEK
 from jobs.sources.sample.controls import hides_table
 from jobs.sources.sample.events import (
     DISCOVERY,
@@ -32,7 +33,6 @@ from schemas.playlists import PLAYLIST_TYPES
 PLAYLIST_OPEN_PLAYS = 40.0
 SLOT_REACH = 0.95  # once a playlist is open, the chance to go on from one slot to the next
 _NUMBERS_PER_ROUND = 2**40  # event numbers of simulated week r start at r * this
-_ONE_WEEK = dt.timedelta(weeks=1)
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def playlist_listens(world: World, served: pa.Table, week: dt.date, round_: int)
     numbers = round_ * _NUMBERS_PER_ROUND + np.arange(len(events))
     return PlaylistListens(
         events_table(events, numbers, world.id_salt, listeners, catalog, schema),
-        hides_table(rng, hides, listeners, catalog, TimeWindow.before(week + _ONE_WEEK, 1)),
+        hides_table(rng, hides, listeners, catalog, TimeWindow.before(week + WEEK, 1)),
     )
 
 
