@@ -4,10 +4,10 @@
 Every Monday 00:00 UTC, turn the week that just ended into Discover Weekly and Release
 Radar for every listener:
 
-check for events → validate raw events → ingest → interactions → train ALS → score candidates →
-re-rank (when enabled) → assemble playlists → validate playlists → publish → announce the
-`playlists` asset, with the catalog's audio-feature clusters built alongside (cluster
-tracks → score candidates), and how last week's playlists were received derived from the
+check for events → validate raw events → ingest → interactions → train ALS → re-rank (when
+enabled) → assemble playlists (retrieval and ranking in one pass) → validate playlists →
+publish → announce the `playlists` asset, with the catalog's audio-feature clusters built
+alongside (cluster tracks → re-rank), and how last week's playlists were received derived from the
 events just ingested (derive feedback → assemble playlists), and the week's ranker
 learnt from last week's pool and those events (derive feedback → train ranker → assemble
 playlists).
@@ -106,10 +106,10 @@ def weekly_playlists():
 
     week = resolve_week()
     has_events = check_events(week)
-    candidates = spark_job("score_candidates", "candidates")
+    rerank = spark_job("rerank_candidates", "rerank")
     # The catalog's audio-feature clusters need no events: a branch of their own, joined
-    # where taste profiles and the audio candidate sources need them.
-    has_events >> spark_job("cluster_tracks", "clusters") >> candidates
+    # where the re-ranker, the taste profiles and the audio candidate sources need them.
+    has_events >> spark_job("cluster_tracks", "clusters") >> rerank
     # Weeks read the days earlier weeks ingested: ingest them in order, even in backfills.
     ingest = spark_job("ingest_events", "ingest", depends_on_past=True)
     assemble = spark_job("assemble_playlists", "playlists")
@@ -131,8 +131,7 @@ def weekly_playlists():
         ingest,
         spark_job("build_interactions", "interactions"),
         spark_job("train_als", "train_als"),
-        candidates,
-        spark_job("rerank_candidates", "rerank"),
+        rerank,
         assemble,
         spark_job("validate_playlists", "validate", "--table", "playlists"),
         publish,

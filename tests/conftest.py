@@ -23,6 +23,11 @@ def test_config(tmp_path_factory) -> PipelineConfig:
 @pytest.fixture(scope="session")
 def spark(test_config):
     os.environ.setdefault("PYSPARK_PYTHON", str(Path(os.sys.executable)))
+    # Spark's Python workers unpickle test helpers the tests broadcast (candidate_lists).
+    here = str(Path(__file__).parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [here, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     session = spark_session(test_config, "weekly-playlists-tests")
     yield session
     session.stop()

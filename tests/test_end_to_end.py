@@ -14,6 +14,7 @@ from jobs.core.config import PipelineConfig
 from jobs.ops.local_airflow import airflow_env, init_airflow, run_week
 from jobs.reporting.summary import playlists_query
 from jobs.sources.sample.world import generate
+from schemas.candidates import SOURCES
 
 pytestmark = pytest.mark.slow
 
@@ -158,7 +159,6 @@ def test_validation_results_and_stage_records_are_kept(published):
         "interactions",
         "train_als",
         "clusters",
-        "candidates",
         "rerank",
         "train_ranker",
         "playlists",
@@ -196,9 +196,8 @@ def test_tables_are_registered_in_spark_catalog(published):
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("TABLES"))
     _, tables, _, rows = line.split()
-    assert {"events", "interactions", "user_factors", "candidates", "playlists", "clusters"} <= set(
-        tables.split(",")
-    )
+    registered = set(tables.split(","))
+    assert {"events", "interactions", "user_factors", "candidate_pool", "playlists"} <= registered
     assert int(rows) == scalar(con, f"SELECT count(*) FROM playlists WHERE week = DATE '{WEEK}'")
 
 
@@ -210,33 +209,28 @@ def _week_views(config, con, *tables):
         )
 
 
-def test_the_candidates_record_counts_the_table(published):
+def test_the_playlists_record_counts_the_pool(published):
     config, con = published
-    _week_views(config, con, "candidates", "interactions")
-    con.execute(
-        """CREATE OR REPLACE VIEW candidate_rows AS
-        SELECT user_id, c.track_id, c.source FROM candidates, unnest(candidates) AS t(c)"""
-    )
-    listeners = con.execute("SELECT count(*), count(DISTINCT user_id) FROM candidates").fetchone()
-    assert listeners[0] == listeners[1]  # one row per listener
+    _week_views(config, con, "candidate_pool", "interactions")
     run = config.runs_dir / f"week={WEEK}"
-    record = json.loads((run / "stages" / "candidates.json").read_text())["rows"]
-    per_source = dict(
-        con.execute("SELECT source, count(*) FROM candidate_rows GROUP BY 1").fetchall()
-    )
-    assert {source: record[f"candidates_{source}"] for source in per_source} == per_source
-    assert record["candidates"] == sum(per_source.values())
-    assert record["candidate_listeners"] == listeners[0]
-    # Rows of tracks nobody interacted with in the window: content's and tags' reach.
-    cold = dict(
-        con.execute(
-            """SELECT source, count(*) FROM candidate_rows
-            WHERE track_id NOT IN (SELECT track_id FROM interactions) GROUP BY 1"""
-        ).fetchall()
-    )
-    assert cold.get("content", 0) > 0
+    record = json.loads((run / "stages" / "playlists.json").read_text())["rows"]
+    rows, listeners = con.execute(
+        "SELECT count(*), count(DISTINCT user_id) FROM candidate_pool"
+    ).fetchone()
+    assert (record["candidate_pool"], record["candidate_pool_listeners"]) == (rows, listeners)
+    for source in SOURCES:
+        proposed = scalar(con, f"SELECT count({source}_score) FROM candidate_pool")
+        assert record[f"candidate_pool_{source}"] == proposed
+    assert record["candidate_pool_als"] > 0
+    # Tracks nobody interacted with in the window: content's and tags' reach.
     for source in ("content", "tags"):
-        assert record[f"{source}_cold_tracks"] == cold.get(source, 0)
+        cold = scalar(
+            con,
+            f"""SELECT count(DISTINCT track_id) FROM candidate_pool
+            WHERE {source}_score IS NOT NULL
+            AND track_id NOT IN (SELECT track_id FROM interactions)""",
+        )
+        assert record[f"{source}_cold_tracks"] == cold
 
 
 def test_exploration_reaches_new_moods_and_never_played_tracks(published):

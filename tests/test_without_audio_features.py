@@ -34,10 +34,10 @@ def test_a_week_without_audio_features_runs_green_and_says_why(spark, tmp_path):
 
     stages = {record["stage"]: record["rows"] for record in read_stage_records(config, WEEK)}
     assert stages["clusters"] == {"track_clusters": 0, "clusters": 0, "skipped_tracks": 200}
-    candidates = stages["candidates"]
-    assert candidates["audio_sources_skipped"] == 1 and candidates["taste_profiles"] == 0
-    assert candidates["candidates_content"] == candidates["candidates_exploration"] == 0
-    assert candidates["candidates_als"] > 0
+    assembly = stages["playlists"]
+    assert assembly["audio_sources_skipped"] == 1 and assembly["taste_profiles"] == 0
+    assert assembly["candidate_pool_content"] == assembly["candidate_pool_exploration"] == 0
+    assert assembly["candidate_pool_als"] > 0
     # Written empty, not left out: a re-run after the features went replaces the profiles.
     profiles = table_path(config, "taste_profiles") / f"week={WEEK}"
     assert spark.read.parquet(str(profiles)).count() == 0

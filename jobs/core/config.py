@@ -72,12 +72,12 @@ def _default_new_listener_weights() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class PlaylistConfig:
-    """Candidate sources and playlist assembly (see jobs/stages/candidates.py and
+    """Candidate sources and playlist assembly (see jobs/domain/source_models.py and
     jobs/stages/playlists.py)."""
 
     length: int = 30
     # Each source's top K per listener. 100, not 300: on the 1M bench week NDCG@30 0.0875
-    # against 0.0868, and a third of the lists to write, check and rank (docs/ranking.md).
+    # against 0.0868, and a third of the lists to rank (docs/ranking.md).
     candidates_per_user: int = 100
     # A hard cap; `[ranking] artist_penalty` spreads the picks below it. 4 with a penalty,
     # not a cap of 2: +9% NDCG@30 at more artists per track (docs/ranking.md).

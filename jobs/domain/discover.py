@@ -1,20 +1,22 @@
-"""Discover Weekly in one ranking pass per listener batch.
+"""Discover Weekly in one pass per listener batch: retrieval and ranking together.
 
-Each listener's candidates (every source's top K from `candidates`) travel together in one
-row with what the listener's playlist depends on: their plays, taste profile and moods,
-controls (explicit filter, hides, preferred genres, skips of boosted tracks) and, with the
-adaptive policy, their source factors and exploration share, all joined by broadcast so
-that the candidate lists are never shuffled. The listeners' artist affinities and the
-catalog (artist, album, cluster, explicit flag, platform blocks, Discovery Mode boosts,
-popularity, age, audio vectors) are broadcast as arrays. One `mapInArrow` call per batch
-then, in numpy (jobs/domain/ranking.py):
+Each listener travels in one row with what retrieval reads of them (ALS factors, played
+tracks, plays, taste profile and moods; jobs/domain/retrieval.py) and what their playlist
+depends on: controls (explicit filter, hides, preferred genres, skips of boosted tracks)
+and, with the adaptive policy, their source factors and exploration share, all joined by
+broadcast so that the listener rows are never shuffled. The week's source models
+(jobs/domain/source_models.py), the listeners' artist affinities and the catalog (artist,
+album, cluster, explicit flag, platform blocks, Discovery Mode boosts, popularity, age,
+audio vectors) are broadcast. One `mapInArrow` call per batch then, in numpy:
 
+0. retrieves every source's top K for the batch's listeners (`Retriever`): the candidate
+   lists live only in memory, never as Spark rows or a table;
 1. builds one feature row per distinct (listener, track) candidate;
 2. drops what the rules forbid (explicit for a filtered listener, hidden tracks and
    artists, platform blocks; played tracks never reach the candidates);
-3. scores with the week's LightGBM ranker, or with the blend of source weights when there
-   is none, then applies preferred genres, the likeability re-ranker when on, and
-   Discovery Mode;
+3. scores with the week's LightGBM ranker (jobs/domain/ranking.py), or with the blend of
+   source weights when there is none, then applies preferred genres, the likeability
+   re-ranker when on, and Discovery Mode;
 4. picks `length` tracks greedily under the variety penalties and the hard caps, with
    exploration's share of the slots.
 
@@ -62,8 +64,9 @@ from jobs.domain.ranking import (
     positive_scores,
     rank_scores,
 )
-from jobs.domain.retrieval import flat_candidates
+from jobs.domain.retrieval import Sources
 from jobs.domain.rules import Controls
+from jobs.domain.source_models import Retrieval, week_retrieval
 from schemas import candidates as sources
 from schemas import catalog, rerank, taste
 from schemas import clusters as clusters_schema
@@ -226,7 +229,7 @@ def rank_batch(
     features[inverse, score_columns[source]] = pc.struct_field(entries, "score").to_numpy()[known]
     features[inverse, rank_columns[source]] = pc.struct_field(entries, "rank").to_numpy()[known]
 
-    plays = pc.fill_null(batch.column("plays"), 0).to_numpy().astype(np.float32)
+    plays = pc.fill_null(batch.column("play_count"), 0).to_numpy().astype(np.float32)
     features[:, COLUMN["maturity"]] = np.minimum(1.0, plays / playlists.mature_plays)[rows]
     artists, clusters = catalog.artist[tracks], catalog.cluster[tracks]
     # The rules: nothing explicit for a filtered listener, nothing hidden or blocked.
@@ -499,45 +502,26 @@ def with_listener_artists(batch: pa.RecordBatch, artists: pa.Table) -> pa.Record
 
 
 def listener_rows(
-    candidates: DataFrame,
+    listeners: DataFrame,
     interactions: DataFrame,
     controls: Controls,
-    profiles: DataFrame | None,
     policy: DataFrame | None,
     likeability: DataFrame | None,
 ) -> DataFrame:
-    """One row per listener with candidates (the `candidates` table, a list per listener):
-    everything `rank_batch` reads of them but their artists (`with_listener_artists`)."""
-    grouped = candidates.select("user_id", "candidates")
-    if likeability is not None:  # the re-ranker's P(completed play) joins each candidate
-        fields = ["track_id", "source", "score", "rank", "likeability"]
-        grouped = (
-            flat_candidates(candidates)
-            .join(
-                likeability.select("user_id", "track_id", "likeability"),
-                ["user_id", "track_id"],
-                "left",
-            )
-            .groupBy("user_id")
-            .agg(F.collect_list(F.struct(*fields)).alias("candidates"))
-        )
-    # Every side but the candidates holds a few numbers per listener: broadcast, so that the
-    # candidate lists are read where they lie, never shuffled (10M: 23.7M entries).
-    plays = interactions.groupBy("user_id").agg(F.sum("plays").alias("plays"))
-    rows = grouped.join(F.broadcast(plays), "user_id", "left").join(
+    """One row per listener (`listener_inputs`: what retrieval reads of them, their taste
+    profile and moods included) plus everything `rank_batch` reads of them but their
+    candidates and artists."""
+    # Every side holds a few numbers per listener: broadcast, so that the listener rows are
+    # read where they lie, never shuffled.
+    play_count = interactions.groupBy("user_id").agg(F.sum("plays").alias("play_count"))
+    rows = listeners.join(F.broadcast(play_count), "user_id", "left").join(
         F.broadcast(controls.preferred_genres), "user_id", "left"
     )
-    if profiles is not None:
-        rows = rows.join(
-            F.broadcast(profiles.select("user_id", "profile", "moods")), "user_id", "left"
+    if likeability is not None:  # the re-ranker's P(completed play) of each candidate
+        liked = likeability.groupBy("user_id").agg(
+            F.collect_list(F.struct("track_id", "likeability")).alias("liked")
         )
-    else:
-        rows = rows.withColumns(
-            {
-                "profile": F.lit(None).cast("array<float>"),
-                "moods": F.lit(None).cast("array<struct<cluster:int,share:double>>"),
-            }
-        )
+        rows = rows.join(liked, "user_id", "left")
     if policy is not None:
         rows = rows.join(
             F.broadcast(
@@ -556,10 +540,7 @@ def listener_rows(
             }
         )
     return with_control_lists(rows, controls).withColumns(
-        {
-            "preferred_genres": F.coalesce("preferred_genres", empty_list("string")),
-            "moods": F.coalesce("moods", empty_list("struct<cluster:int,share:double>")),
-        }
+        {"preferred_genres": F.coalesce("preferred_genres", empty_list("string"))}
     )
 
 
@@ -599,26 +580,73 @@ def with_control_lists(rows: DataFrame, controls: Controls) -> DataFrame:
     )
 
 
+def with_candidates(batch: pa.RecordBatch, retrieved: pa.RecordBatch) -> pa.RecordBatch:
+    """The listener rows of `batch` that have candidates (`retrieved`: `RETRIEVED` rows of
+    some of its listeners), with their `candidates` list; with the re-ranker's `liked`
+    lists in the batch, each candidate also carries the listener's `likeability` of the
+    track (null: not scored)."""
+    at = pc.index_in(retrieved.column("user_id"), value_set=batch.column("user_id"))
+    listed = batch.take(at)
+    candidates = retrieved.column("candidates")
+    if "liked" in batch.schema.names:
+        candidates = _with_likeability(candidates, listed.column("liked"))
+    return listed.append_column("candidates", candidates)
+
+
+def _with_likeability(candidates: pa.ListArray, liked: pa.ListArray) -> pa.ListArray:
+    """`candidates` (a list per listener) with each entry's `likeability` from the same
+    listener's `liked` list [(track_id, likeability)]."""
+    entries, scored = candidates.flatten(), liked.flatten()
+    parent = candidates.value_parent_indices().to_numpy().astype(np.int64)
+    scored_parent = liked.value_parent_indices().to_numpy().astype(np.int64)
+    tracks = pc.unique(pc.struct_field(scored, "track_id"))
+    width = len(tracks) + 1
+    key = parent * width + codes(pc.struct_field(entries, "track_id"), tracks)
+    scored_key = scored_parent * width + codes(pc.struct_field(scored, "track_id"), tracks)
+    # An absent track's code is -1: its key lands on a slot no scored track has.
+    order = np.argsort(scored_key)
+    value = np.full(key.size, np.nan, np.float32)
+    if order.size:
+        where = order[np.minimum(np.searchsorted(scored_key[order], key), order.size - 1)]
+        hit = scored_key[where] == key
+        values = pc.struct_field(scored, "likeability").to_numpy(zero_copy_only=False)
+        value[hit] = values[where][hit]
+    fields = {entries.type.field(i).name: entries.field(i) for i in range(entries.type.num_fields)}
+    fields["likeability"] = pa.array(value, pa.float32(), from_pandas=True)
+    offsets = np.zeros(len(candidates) + 1, np.int32)
+    np.cumsum(pc.list_value_length(candidates).to_numpy(zero_copy_only=False), out=offsets[1:])
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.StructArray.from_arrays(list(fields.values()), list(fields))
+    )
+
+
 def ranked_pool(
     rows: DataFrame,
+    offered: Sources,
     artists: pa.Table,
     catalog: CatalogArrays,
     ranker_text: str | None,
     settings: PassSettings,
 ) -> DataFrame:
-    """`candidate_pool` rows (without `week`) of every listener row (`listener_rows`), one
-    `rank_batch` per Arrow batch; the listeners' artists (`listener_artists`), the catalog
-    arrays and the ranker's text are broadcast."""
-    shipped = rows.sparkSession.sparkContext.broadcast((artists, catalog, ranker_text, settings))
+    """`candidate_pool` rows (without `week`) of every listener row (`listener_rows`) with
+    candidates: per Arrow batch, retrieval (`offered.retriever()`: every source's top K)
+    then `rank_batch`, in one pass. The source models, the listeners' artists
+    (`listener_artists`), the catalog arrays and the ranker's text are broadcast."""
+    shipped = rows.sparkSession.sparkContext.broadcast(
+        (offered, artists, catalog, ranker_text, settings)
+    )
 
     def rank(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        listened, arrays, text, pass_settings = shipped.value
+        models, listened, arrays, text, pass_settings = shipped.value
+        retrieve_batch = models.retriever()
         ranker = None if text is None else Ranker(text, "the broadcast ranker")
         for batch in batches:
             if batch.num_rows:
-                yield rank_batch(
-                    with_listener_artists(batch, listened), arrays, ranker, pass_settings
-                )
+                listed = with_candidates(batch, retrieve_batch(batch))
+                if listed.num_rows:
+                    yield rank_batch(
+                        with_listener_artists(listed, listened), arrays, ranker, pass_settings
+                    )
 
     return rows.mapInArrow(rank, POOL_DDL)
 
@@ -646,7 +674,8 @@ def load_week_ranker(
 
 
 def build_discover_pool(
-    candidates: DataFrame,
+    listeners: DataFrame,
+    offered: Sources,
     interactions: DataFrame,
     tracks: DataFrame,
     albums: DataFrame,
@@ -655,17 +684,18 @@ def build_discover_pool(
     week: date,
     settings: PassSettings,
     track_clusters: DataFrame | None = None,
-    profiles: DataFrame | None = None,
     listener_policy: DataFrame | None = None,
     likeability: DataFrame | None = None,
     ranker_text: str | None = None,
 ) -> DataFrame:
     """`candidate_pool` rows of every listener with candidates: the pure transform.
 
-    candidates: `candidates` rows; interactions: (user_id, track_id, confidence, plays);
-    track_clusters: (track_id, cluster[, features]); profiles: `taste_profiles`;
-    listener_policy: (user_id, factors, exploration_share); likeability: (user_id,
-    track_id, likeability); ranker_text: the week's LightGBM model, or None to blend."""
+    listeners: `listener_inputs` rows; offered: the week's source models (anything whose
+    `retriever()` turns a batch of listener rows into their `RETRIEVED` candidate lists);
+    interactions: (user_id, track_id, confidence, plays); track_clusters: (track_id,
+    cluster[, features]); listener_policy: (user_id, factors, exploration_share);
+    likeability: (user_id, track_id, likeability); ranker_text: the week's LightGBM model,
+    or None to blend."""
     listened = (
         interactions.where(F.col("confidence") > 0)
         .groupBy("track_id")
@@ -681,9 +711,13 @@ def build_discover_pool(
         controls.campaigns.toArrow(),
         week,
     )
-    rows = listener_rows(candidates, interactions, controls, profiles, listener_policy, likeability)
+    rows = listener_rows(listeners, interactions, controls, listener_policy, likeability)
+    # The pass is CPU-bound per listener: spread the rows evenly, two partitions a core (the
+    # joins left them in as many as their bytes filled: 3 on 2 cores at 10M, one core idle
+    # for the last third).
+    rows = rows.repartition(2 * rows.sparkSession.sparkContext.defaultParallelism, "user_id")
     pool = ranked_pool(
-        rows, listener_artists(interactions, tracks), catalog_, ranker_text, settings
+        rows, offered, listener_artists(interactions, tracks), catalog_, ranker_text, settings
     )
     return with_schema(pool.withColumn("week", F.lit(week)), schema.CANDIDATE_POOL)
 
@@ -694,10 +728,13 @@ def discover_pool(
     week: date,
     controls: Controls,
     rows: dict | None = None,
+    retrieval: Retrieval | None = None,
 ) -> DataFrame:
     """The week's `candidate_pool` rows from its tables, as `config` says to rank them
     (the playlist stage's, and evaluation's for its variants: without exploration, with
-    the re-ranker); `rows` (a stage record's) learns whether the ranker ranked it."""
+    the re-ranker): retrieved and ranked in one pass. `retrieval` is the week's, built
+    from its tables (`week_retrieval`) when not given; `rows` (a stage record's) learns
+    whether the ranker ranked it."""
     ranker_text, why = load_week_ranker(spark, config, week)
     log.info("Discover Weekly ranked by the %s: %s", "ranker" if ranker_text else "blend", why)
     if rows is not None:
@@ -712,13 +749,17 @@ def discover_pool(
     track_clusters = optional_week("track_clusters", clusters_schema.TRACK_CLUSTERS)
     if track_clusters is not None:
         track_clusters = track_clusters.select("track_id", "cluster", "features")
-    profiles = optional_week("taste_profiles", taste.TASTE_PROFILES)
+    if retrieval is None:
+        retrieval = week_retrieval(
+            spark, config, week, optional_week("taste_profiles", taste.TASTE_PROFILES)
+        )
 
     def catalog_table(name: str) -> DataFrame:
         return read_parquet(spark, config.catalog_dir / name, catalog.TABLES[name])
 
     return build_discover_pool(
-        read_week(spark, config, "candidates", sources.SCHEMA, week),
+        retrieval.listeners,
+        retrieval.sources,
         read_week(spark, config, "interactions", interactions_schema.SCHEMA, week),
         catalog_table("tracks"),
         catalog_table("albums"),
@@ -727,7 +768,6 @@ def discover_pool(
         week,
         PassSettings(config.playlists, config.ranking),
         track_clusters,
-        profiles,
         _listener_policy(spark, config, week) if config.bandit.enabled else None,
         (
             read_week(spark, config, "likeability", rerank.LIKEABILITY, week)

@@ -4,10 +4,12 @@ Each listener row carries what any source reads of them (their ALS factors, the 
 ever played, their plays of the look-back window, whether popularity serves them, their
 taste profile and moods); the week's source models (`Sources`: track factors, the user
 factors and liking matrix of listeners-like-you, track popularity, item-item similarity,
-the audio space, the tag space) are broadcast once. One `mapInArrow` call per Arrow batch
-then runs every source's scorer (jobs/stages/candidates.py, jobs/domain/taste.py,
+the audio space, the tag space; jobs/domain/source_models.py) are broadcast once. Per Arrow
+batch, `Retriever` runs every source's scorer (jobs/domain/scoring.py, jobs/domain/taste.py,
 jobs/domain/tags.py) on the batch's rows it serves and returns one row per listener with all
 their candidates, as a list: no Spark row per candidate, no shuffle or union per source.
+The Discover Weekly pass calls it on each batch before ranking (jobs/domain/discover.py);
+`retrieve` runs it alone (the re-ranker's candidates, evaluation, the bench).
 
     als                 u . v over the track factors, implicit's fused top-K
     listeners_like_you  the `neighbours` nearest users by cosine over the user factors, then
@@ -33,7 +35,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from scipy.sparse import csr_matrix
 
-from jobs.core.arrays import codes, unit_rows
+from jobs.core.arrays import unit_rows
 from jobs.domain.neighbours import ItemSimilarity
 from jobs.domain.scoring import SCORED, batch_scorer, vote_scorer
 from jobs.domain.tags import TagSpace, tag_scorer
@@ -82,6 +84,10 @@ class Sources:
     audio: AudioSpace | None = None
     tags: TagSpace | None = None
     item_item: ItemSimilarity | None = None
+
+    def retriever(self) -> Retriever:
+        """The batch function over these models (build it where the batches are)."""
+        return Retriever(self)
 
 
 def _lists(values: dict[str, pa.Array], rows: np.ndarray, n_rows: int) -> pa.ListArray:
@@ -399,91 +405,7 @@ def retrieve(listeners: DataFrame, sources: Sources) -> DataFrame:
 
 def flat_candidates(candidates: DataFrame) -> DataFrame:
     """One row per candidate (user_id, track_id, score, rank, source[, week]) of per-listener
-    candidate lists (`retrieve`'s rows, or the `candidates` table's: schemas/candidates.py
-    FLAT)."""
+    candidate lists (`retrieve`'s rows: schemas/candidates.py FLAT)."""
     week = ["week"] if "week" in candidates.columns else []
     flat = candidates.select("user_id", F.inline("candidates"), *week)
     return flat.select("user_id", "track_id", "score", "rank", "source", *week)
-
-
-def _value_codes(values: pa.Array) -> np.ndarray:
-    """A code per value, equal values equal codes, null its own code (0)."""
-    encoded = pc.dictionary_encode(values).indices
-    return pc.fill_null(pc.add(encoded, 1), 0).to_numpy().astype(np.int64)
-
-
-def _distinct_per_row(parent: np.ndarray, n_rows: int, *keys: np.ndarray) -> np.ndarray:
-    """Per row, the number of distinct key tuples among its entries (`parent`: each entry's
-    row; keys: non-negative codes)."""
-    combined, width = np.zeros(parent.size, np.int64), 1
-    for key in keys:
-        span = int(key.max(initial=0)) + 1
-        combined, width = combined * span + key, width * span
-    combined = np.sort(parent * width + combined)  # a sort: np.unique's hash is 40x slower here
-    distinct = combined[np.diff(combined, prepend=-1) != 0]
-    return np.bincount(distinct // width, minlength=n_rows).astype(np.int32)
-
-
-def _list_checks(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """`candidate_checks` of one batch of `candidates` rows."""
-    n_rows = batch.num_rows
-    listed = batch.column("candidates")
-    entries = listed.flatten()
-    parent = listed.value_parent_indices().to_numpy().astype(np.int64)
-    track, source, score, rank = (
-        pc.struct_field(entries, name) for name in ("track_id", "source", "score", "rank")
-    )
-
-    def per_row(weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(parent, weights, minlength=n_rows).astype(np.int32)
-
-    missing = np.zeros(len(entries), bool)
-    for field in (track, source, score, rank):
-        missing |= field.is_null().to_numpy(zero_copy_only=False)
-    known = codes(source, pa.array(schema.SOURCES))
-    unknown = [[] for _ in range(n_rows)]
-    strangers = np.flatnonzero((known < 0) & source.is_valid().to_numpy(zero_copy_only=False))
-    for row, name in zip(parent[strangers], source.take(pa.array(strangers)).to_pylist()):
-        if name not in unknown[row]:
-            unknown[row].append(name)
-    source_code, ranks = _value_codes(source), rank.to_numpy(zero_copy_only=False)
-    ranked = ~rank.is_null().to_numpy(zero_copy_only=False)
-    lowest = np.full(n_rows, np.iinfo(np.int64).max)
-    highest = np.full(n_rows, np.iinfo(np.int64).min)
-    np.minimum.at(lowest, parent[ranked], ranks[ranked].astype(np.int64))
-    np.maximum.at(highest, parent[ranked], ranks[ranked].astype(np.int64))
-    has_rank = per_row(ranked.astype(float)) > 0
-    lengths = per_row()
-    columns = {
-        "user_id": batch.column("user_id"),
-        "week": batch.column("week"),
-        "candidates": pa.array(lengths),
-        "incomplete": pa.array(per_row(missing.astype(float))),
-        "unknown_sources": pa.array([",".join(names) for names in unknown], pa.string()),
-        "repeated_tracks": pa.array(
-            lengths - _distinct_per_row(parent, n_rows, source_code, _value_codes(track))
-        ),
-        "repeated_ranks": pa.array(
-            lengths - _distinct_per_row(parent, n_rows, source_code, _value_codes(rank))
-        ),
-        "min_rank": pa.array(np.where(has_rank, lowest, 0), pa.int32(), mask=~has_rank),
-        "max_rank": pa.array(np.where(has_rank, highest, 0), pa.int32(), mask=~has_rank),
-        **{
-            f"from_{name}": pa.array(per_row((known == code).astype(float)))
-            for code, name in enumerate(schema.SOURCES)
-        },
-    }
-    return pa.RecordBatch.from_pydict(columns)
-
-
-def candidate_checks(candidates: DataFrame) -> DataFrame:
-    """One row per listener of the `candidates` table, what its suite checks
-    (schemas/candidates.py CHECKS), computed in numpy on each batch of listeners' lists: no
-    row per candidate, no shuffle (10M bench: 10 s, against 26 s for the same checks in
-    Spark's list functions and 200 s over 75M flat rows)."""
-
-    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            yield _list_checks(batch)
-
-    return candidates.select("user_id", "week", "candidates").mapInArrow(check, schema.CHECKS)

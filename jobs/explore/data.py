@@ -57,7 +57,7 @@ WRITTEN_BY = {
     "track_clusters": "clusters",
     "clusters": "clusters",
     "cluster_models": "clusters",
-    "taste_profiles": "candidates",
+    "taste_profiles": "playlists",
 }
 CATALOG_TABLES = ("tracks", "artists", "albums")
 # Layers of the listener map besides the playlists (whose layers are their titles).

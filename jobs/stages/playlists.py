@@ -1,6 +1,12 @@
 """Assemble the week's Discover Weekly and Release Radar into the playlists staging area
 (`_staging/playlists/week=.../playlist_type=...`); `publish` swaps them in after validation.
 
+Discover Weekly is one pass per listener batch (jobs/domain/discover.py): every candidate
+source's top K retrieved in memory from the week's source models
+(jobs/domain/source_models.py), then ranked, ruled and picked; what it writes is the
+week's `candidate_pool` (the shortlist the ranker ordered, with features and positions)
+and the week's listener `taste_profiles`, which the audio sources read.
+
     spark-submit jobs/stages/playlists.py --week 2026-11-23
 """
 
@@ -34,7 +40,9 @@ from jobs.domain.release_radar import (
     similar_artists,
 )
 from jobs.domain.rules import Controls, read_controls
-from schemas import catalog, model
+from jobs.domain.source_models import week_retrieval, week_taste_profiles
+from schemas import candidates as candidates_schema
+from schemas import catalog, model, taste
 from schemas import clusters as clusters_schema
 from schemas import interactions as interactions_schema
 from schemas import played as played_schema
@@ -169,6 +177,61 @@ def _model_version(spark: SparkSession, config: PipelineConfig, week: date) -> s
     return read_week(spark, config, "models", model.MODELS, week).first()["model_version"]
 
 
+def write_taste_profiles(
+    spark: SparkSession, config: PipelineConfig, week: date, rows: dict
+) -> DataFrame | None:
+    """Write and check the week's `taste_profiles` (jobs/domain/taste.py) and return them as
+    written. A week without audio clusters (a catalog without features) has none: its
+    partition is written empty (a re-run replaces last run's), `rows["audio_sources_skipped"]`
+    is 1 and None is returned, so the pass has no content or exploration source."""
+    profiles = week_taste_profiles(spark, config, week)
+    rows["audio_sources_skipped"] = int(profiles is None)
+    if profiles is None:
+        write_week(
+            spark.createDataFrame([], taste.TASTE_PROFILES),
+            table_path(config, "taste_profiles"),
+            week,
+        )
+        rows["taste_profiles"] = 0
+        return None
+    write_week(
+        with_schema(profiles.withColumn("week", F.lit(week)), taste.TASTE_PROFILES),
+        table_path(config, "taste_profiles"),
+        week,
+    )
+    written = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
+    rows["taste_profiles"] = written.count()
+    check_output(config, week, written, taste.suite())
+    return written
+
+
+def record_pool(pool: DataFrame, interactions: DataFrame, rows: dict) -> None:
+    """The pool's figures in the stage record: its rows, its listeners, the rows each source
+    proposed (a row two sources proposed counts for both), and of the content and tags
+    rows, the tracks nobody interacted with in the look-back window (only they reach
+    those)."""
+    proposed = [
+        F.count(F.col(f"{source}_score")).alias(source) for source in candidates_schema.SOURCES
+    ]
+    totals = pool.agg(
+        F.count("*").alias("rows"), F.countDistinct("user_id").alias("listeners"), *proposed
+    ).first()
+    rows["candidate_pool"] = totals["rows"]
+    rows["candidate_pool_listeners"] = totals["listeners"]
+    rows.update(
+        {f"candidate_pool_{source}": totals[source] for source in candidates_schema.SOURCES}
+    )
+    known = interactions.select("track_id").distinct()
+    for source in (candidates_schema.CONTENT, candidates_schema.TAGS):
+        rows[f"{source}_cold_tracks"] = (
+            pool.where(F.col(f"{source}_score").isNotNull())
+            .select("track_id")
+            .distinct()
+            .join(F.broadcast(known), "track_id", "left_anti")
+            .count()
+        )
+
+
 def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
     settings = config.playlists
     tracks, albums, artists = (
@@ -184,13 +247,14 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
     if config.bandit.enabled:
         rows["policy_rows"] = write_policy(spark, config, week).count()
+    retrieval = week_retrieval(spark, config, week, write_taste_profiles(spark, config, week, rows))
     write_week(
-        ranking_pass.discover_pool(spark, config, week, controls, rows),
+        ranking_pass.discover_pool(spark, config, week, controls, rows, retrieval),
         table_path(config, "candidate_pool"),
         week,
     )
     pool = read_week(spark, config, "candidate_pool", pool_schema.CANDIDATE_POOL, week)
-    rows["candidate_pool"] = pool.count()
+    record_pool(pool, interactions, rows)
     # Scanned per expectation, not cached: 10M bench, 10.4 s against 25.3 s.
     check_output(
         config,

@@ -24,7 +24,6 @@ from jobs.core.config import PipelineConfig
 from jobs.core.entry import run_job
 from jobs.core.tables import MissingTable, finished_staged_week, staging_path, table_path
 from schemas import (
-    candidates,
     clusters,
     events,
     feedback,
@@ -48,7 +47,6 @@ WAREHOUSE_TABLES: dict[str, tuple[StructType, tuple[str, ...]]] = {
     "user_factors": (model.USER_FACTORS, ("week",)),
     "track_factors": (model.TRACK_FACTORS, ("week",)),
     "models": (model.MODELS, ("week",)),
-    "candidates": (candidates.SCHEMA, ("week",)),
     "candidate_pool": (pool.CANDIDATE_POOL, ("week",)),
     "ranker_models": (pool.RANKER_MODELS, ("week",)),
     "taste_profiles": (taste.TASTE_PROFILES, ("week",)),

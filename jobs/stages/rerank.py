@@ -62,13 +62,13 @@ from jobs.core.tables import (
     with_schema,
     write_week,
 )
-from jobs.domain.retrieval import flat_candidates
-from schemas import candidates as candidates_schema
-from schemas import events, model
+from jobs.domain.retrieval import flat_candidates, retrieve
+from jobs.domain.source_models import week_retrieval
+from jobs.domain.taste import taste_profiles
+from schemas import events, interactions, model
 from schemas import raw_events as raw
 from schemas import rerank as schema
 from schemas.clusters import TRACK_CLUSTERS
-from schemas.taste import TASTE_PROFILES
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +318,15 @@ def score_candidates(
 def feature_tables(
     spark: SparkSession, config: PipelineConfig, week: date
 ) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame]:
-    """(profiles, track_clusters, user_factors, track_factors) of `week`."""
+    """(profiles, track_clusters, user_factors, track_factors) of `week`. The listeners'
+    taste profiles are computed from its interactions and clusters: this stage runs before
+    the playlists stage writes them."""
+    track_clusters = read_week(spark, config, "track_clusters", TRACK_CLUSTERS, week)
     return (
-        read_week(spark, config, "taste_profiles", TASTE_PROFILES, week),
-        read_week(spark, config, "track_clusters", TRACK_CLUSTERS, week),
+        taste_profiles(
+            read_week(spark, config, "interactions", interactions.SCHEMA, week), track_clusters
+        ),
+        track_clusters,
         read_week(spark, config, "user_factors", model.USER_FACTORS, week),
         read_week(spark, config, "track_factors", model.TRACK_FACTORS, week),
     )
@@ -375,10 +380,14 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     )
     fitted, metrics = fit_reranker(examples, settings)
 
-    candidates = flat_candidates(
-        read_week(spark, config, "candidates", candidates_schema.SCHEMA, week)
+    # The week's candidates, retrieved as the playlists stage will retrieve them (they are
+    # never written): the re-ranker costs a retrieval pass of its own.
+    tables = feature_tables(spark, config, week)
+    retrieval = week_retrieval(spark, config, week, tables[0])
+    candidates = flat_candidates(retrieve(retrieval.listeners, retrieval.sources)).withColumn(
+        "week", F.lit(week)
     )
-    likeability = score_candidates(candidates, *feature_tables(spark, config, week), fitted)
+    likeability = score_candidates(candidates, *tables, fitted)
     write_week(likeability, table_path(config, "likeability"), week)
     written = read_week(spark, config, "likeability", schema.LIKEABILITY, week)
     rows["likeability"] = written.count()

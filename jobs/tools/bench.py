@@ -8,10 +8,10 @@ same matrix:
 * ours       - every stage of the fourth week's run, raw-event checks to publishing (one
                process, one SparkSession, `jobs.tools.pipeline.STAGES`) and their sum,
                `ours_end_to_end`;
-               then `train_als()` alone, and the ALS scoring alone: the candidates stage's
+               then `train_als()` alone, and the ALS scoring alone: the retrieval pass's
                `als` source from the week's factor tables and `played` lists, played tracks
                filtered, its top 30 collected like Spark's (the compared figure) and its
-               top `candidates_per_user` computed as the stage does;
+               top `candidates_per_user` computed as the pass does;
 * implicit   - the pipeline's own `AlternatingLeastSquares` (`train_als.implicit_als`, the
                same hyper-parameters and threads) fitted raw on the same CSR, without our
                checks, then `recommend` for every user in batches, already-played filtered;
@@ -225,12 +225,12 @@ def bench_size(
 
 
 def _our_scoring(spark, config: PipelineConfig, week: date, results: dict) -> None:
-    """The retrieval pass's ALS scoring alone, from the tables the candidates stage reads:
+    """The retrieval pass's ALS scoring alone, from the tables the playlists stage reads:
     the week's factors and `played` lists (not cached)."""
     from jobs.core.tables import read_week
     from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
     from jobs.domain.scoring import played_masks
-    from jobs.stages.candidates import factor_source
+    from jobs.domain.source_models import factor_source
     from schemas import model, played
 
     listeners = listener_inputs(

@@ -51,9 +51,9 @@ from jobs.domain.metrics import ranking_report
 from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
 from jobs.domain.rules import read_controls
 from jobs.domain.scoring import masked_by_user
+from jobs.domain.source_models import popularity_source, positive_user_items
 from jobs.stages import playlists as playlists_job
 from jobs.stages import rerank
-from jobs.stages.candidates import popularity_source, positive_user_items
 from jobs.stages.ingest import parse_events
 from jobs.stages.train_als import fit_spark_model
 from schemas import catalog, events, interactions, metrics, playlists

@@ -17,7 +17,6 @@ from jobs.core.config import PipelineConfig
 from jobs.core.runlog import stage_record, week_lock
 from jobs.reporting.report import write_report
 from jobs.stages import (
-    candidates,
     clusters,
     feedback,
     ingest,
@@ -38,7 +37,6 @@ STAGES = (
     ("interactions", interactions.run),
     ("train_als", train_als.run),
     ("clusters", clusters.run),
-    ("candidates", candidates.run),
     ("rerank", rerank.run),
     ("playlists", playlists.run),
     ("validate_playlists", partial(validate.run, table="playlists")),

@@ -11,13 +11,11 @@ import json
 import re
 
 import pytest
-from candidate_lists import nested_candidates
 from pyspark.sql.types import StructField, StructType
 
 from jobs.core import quality
 from jobs.core.quality import ValidationFailed, rows_with_repeated_keys, validate
 from jobs.core.runlog import skip_share_bounds
-from jobs.domain.retrieval import candidate_checks
 from schemas import candidates, events, interactions, model, playlists, raw_events
 
 pytestmark = pytest.mark.spark
@@ -342,64 +340,6 @@ def test_factors_suite_passes_a_healthy_model_and_catches_nan_collapse_and_missi
     ]
 
 
-def _candidate_checks(spark, rows: list[dict]):
-    """The `candidates` suite's per-listener rows of flat candidate `rows`, nested as the
-    retrieval pass writes them."""
-    flat = _frame(spark, [{**r, "week": WEEK} for r in rows], candidates.FLAT)
-    return candidate_checks(nested_candidates(flat))
-
-
-CANDIDATE = {"user_id": "u1", "track_id": "t1", "score": 1.0, "rank": 1, "source": "als"}
-CANDIDATE_PARAMS = {"max_rank": 300, "min_rows": 1, "max_rows": None}
-
-
-def test_candidates_suite_catches_ranks_past_k_and_unknown_sources(spark):
-    row = CANDIDATE
-    rows = [row, {**row, "track_id": "t2", "rank": 301}, {**row, "source": "radio", "rank": 2}]
-    failed = _failed(
-        spark, _candidate_checks(spark, rows), None, candidates.suite(), CANDIDATE_PARAMS
-    )
-    assert failed == [
-        "expect_column_values_to_be_between on max_rank",
-        "expect_column_values_to_be_in_set on unknown_sources",
-    ]
-
-
-def test_candidates_suite_catches_repeats_within_a_source_incomplete_rows_and_the_total(spark):
-    row = CANDIDATE
-    rows = [
-        row,
-        {**row, "track_id": "t2", "rank": 2},
-        {**row, "rank": 3},  # t1 again from als
-        {**row, "source": "content"},  # t1 from another source: allowed
-        {**row, "user_id": "u2", "track_id": "t2", "rank": 2},
-        {**row, "user_id": "u2", "track_id": "t3", "rank": 2},  # rank 2 twice
-        {**row, "user_id": "u3", "score": None},
-    ]
-    checks = _candidate_checks(spark, rows)
-    counted = {
-        r.user_id: (r.repeated_tracks, r.repeated_ranks, r.incomplete) for r in checks.collect()
-    }
-    assert counted == {"u1": (1, 0, 0), "u2": (0, 1, 0), "u3": (0, 0, 1)}
-    # The stage record's rows per source come from the same rows.
-    per_source = {r.user_id: (r.from_als, r.from_content, r.from_tags) for r in checks.collect()}
-    assert per_source == {"u1": (3, 1, 0), "u2": (2, 0, 0), "u3": (1, 0, 0)}
-    params = {**CANDIDATE_PARAMS, "min_rows": 10, "max_rows": 20}
-    with pytest.raises(ValidationFailed) as failure:
-        validate(checks, candidates.suite(), params)
-    summary = failure.value.summary
-    assert summary.evaluated == len(candidates.suite().expectations)
-    failed = sorted(line.split(":")[0] for line in summary.failed)
-    assert failed == [
-        "expect_column_sum_to_be_between on candidates min_value=10.0, max_value=20.0",
-        "expect_column_values_to_be_in_set on incomplete value_set=[0]",
-        "expect_column_values_to_be_in_set on repeated_ranks value_set=[0]",
-        "expect_column_values_to_be_in_set on repeated_tracks value_set=[0]",
-    ]
-    clean = [row, {**row, "track_id": "t2", "rank": 2}, {**row, "source": "content"}]
-    assert validate(_candidate_checks(spark, clean), candidates.suite(), CANDIDATE_PARAMS).success
-
-
 @pytest.mark.parametrize("listed_hashes", [quality._MAX_LISTED_HASHES, 0], ids=["listed", "joined"])
 def test_uniqueness_is_checked_on_the_rows_whose_key_repeats(spark, monkeypatch, listed_hashes):
     # 0: more repeated hashes than may be listed, so the rows are found with a join.
@@ -441,25 +381,3 @@ def test_uniqueness_is_checked_on_the_rows_whose_key_repeats(spark, monkeypatch,
     assert "2 unexpected" in rank_line and "'u2'" in rank_line
     unique = frame.where("user_id = 'u1' and rank < 3")
     assert rows_with_repeated_keys(unique, ["user_id", "source", "track_id"]).count() == 0
-
-
-def test_candidate_checks_of_empty_lists_null_ranks_and_unknown_sources_in_order(spark):
-    def entry(track, source, rank, score=1.0):
-        return {"track_id": track, "source": source, "score": score, "rank": rank}
-
-    rows = [
-        ("empty", []),
-        ("unranked", [entry("t1", "als", None)]),
-        ("strangers", [entry("t1", "tv", 1), entry("t2", "radio", 1), entry("t3", "tv", 2)]),
-        ("twice", [entry("t1", "als", 1), entry("t1", "tags", 1), entry("t1", "als", 2)]),
-    ]
-    frame = spark.createDataFrame([(u, c, WEEK) for u, c in rows], candidates.SCHEMA)
-    checked = {r.user_id: r for r in candidate_checks(frame).collect()}
-    assert [checked["empty"][f] for f in ("candidates", "min_rank", "max_rank")] == [0, None, None]
-    unranked = checked["unranked"]
-    assert (unranked.incomplete, unranked.min_rank, unranked.from_als) == (1, None, 1)
-    strangers = checked["strangers"]
-    assert (strangers.unknown_sources, strangers.repeated_ranks) == ("tv,radio", 0)
-    assert (strangers.min_rank, strangers.max_rank, strangers.from_als) == (1, 2, 0)
-    twice = checked["twice"]
-    assert (twice.repeated_tracks, twice.repeated_ranks, twice.from_tags) == (1, 0, 1)

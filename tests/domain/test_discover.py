@@ -73,7 +73,7 @@ def _batch(candidates, **listener):
             ],
             pa.list_(CANDIDATE),
         ),
-        "plays": pa.array([100] * n, pa.int64()),
+        "play_count": pa.array([100] * n, pa.int64()),
         "artists": pa.array(
             [[{"artist_id": "a2", "affinity": 2.0}, {"artist_id": "a1", "affinity": 4.0}]] * n,
             pa.list_(pa.struct([("artist_id", pa.string()), ("affinity", pa.float32())])),

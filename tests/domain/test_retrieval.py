@@ -11,7 +11,7 @@ from jobs.core.config import PlaylistConfig
 from jobs.domain.neighbours import item_similarity
 from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
 from jobs.domain.scoring import masked_by_user
-from jobs.stages.candidates import (
+from jobs.domain.source_models import (
     factor_source,
     item_item_source,
     people_source,

@@ -1,9 +1,10 @@
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
+import numpy as np
 import pyarrow as pa
 import pytest
-from candidate_lists import nested_candidates
+from candidate_lists import given_lists, listeners_of
 from pyspark.sql import functions as F
 
 from jobs.core.config import PlaylistConfig, RankingConfig
@@ -13,6 +14,7 @@ from jobs.domain.release_radar import (
     new_releases,
     similar_artists,
 )
+from jobs.domain.retrieval import Sources, listener_inputs
 from jobs.stages.playlists import DISCOVER_REASONS, discover_weekly_rows
 from schemas import candidates as candidates_schema
 from schemas import catalog, model
@@ -90,7 +92,8 @@ def build_discover_weekly(
             )
         )
     pool = build_discover_pool(
-        nested_candidates(candidates),
+        listeners_of(candidates),
+        given_lists(candidates),
         interactions,
         tracks,
         albums,
@@ -540,3 +543,57 @@ def test_likeability_reorders_the_blend(spark, catalog_frames, controls_at):
         catalog_frames, controls_at(WEEK), candidates, config, likeability=likeability
     ).collect()
     assert [r["track_id"] for r in sorted(rows, key=lambda r: r["position"])] == ["m1", "t1"]
+
+
+def test_the_pass_retrieves_from_the_weeks_models_and_never_offers_a_played_track(
+    spark, catalog_frames, controls_at
+):
+    """The real retrieval inside the pass: ALS over the week's factors, played tracks
+    masked; each pool row carries the source's score u . v."""
+    tracks, albums, artists = catalog_frames
+    track_factors = {
+        "t1": [1.0, 0.0], "t2": [0.9, 0.1], "t3": [0.8, 0.2], "n1": [0.7, 0.3],
+        "n2": [0.6, 0.4], "x1": [0.5, 0.5], "m1": [0.1, 0.9], "m2": [0.0, 1.0],
+    }  # fmt: skip
+    user_factors = {"u1": [1.0, 0.0], "u2": [0.0, 1.0]}
+    played = {"u1": ["t1"], "u2": ["m2"]}
+    listeners = listener_inputs(
+        spark.createDataFrame(
+            [(u, f, WEEK) for u, f in user_factors.items()], schema=model.USER_FACTORS
+        ),
+        None,
+        spark.createDataFrame(
+            [(u, t) for u, t in played.items()], "user_id string, masked array<string>"
+        ),
+        None,
+        None,
+    )
+    ids = sorted(track_factors)
+    offered = Sources(
+        k=10,
+        als=(np.array(ids, object), np.array([track_factors[t] for t in ids], np.float32)),
+    )
+    interactions = spark.createDataFrame(
+        [(u, t[0], 1.0, 100, 0, None, WEEK) for u, t in played.items()],
+        schema=interactions_schema.SCHEMA,
+    )
+    pool = build_discover_pool(
+        listeners,
+        offered,
+        interactions,
+        tracks,
+        albums,
+        artists,
+        controls_at(WEEK),
+        WEEK,
+        PassSettings(CONFIG, RankingConfig()),
+    ).collect()
+
+    for user, factors in user_factors.items():
+        rows = [r for r in pool if r["user_id"] == user]
+        assert rows and not {r["track_id"] for r in rows} & set(played[user])
+        for r in rows:
+            expected = float(np.dot(factors, track_factors[r["track_id"]]))
+            assert r["als_score"] == pytest.approx(expected, abs=1e-6)
+        first = min((r for r in rows if r["position"]), key=lambda r: r["position"])
+        assert first["track_id"] == {"u1": "t2", "u2": "m1"}[user]

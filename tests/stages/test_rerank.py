@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from candidate_lists import nested_candidates
 
 from jobs.core.config import RerankerConfig
 from jobs.core.quality import ValidationFailed, validate
@@ -24,10 +23,11 @@ from jobs.stages.rerank import (
     training_examples,
     training_features,
 )
-from schemas import candidates, clusters, events, model, taste
+from schemas import candidates, catalog, clusters, events, interactions, model, played, taste
 from schemas import rerank as schema
 
 WEEK = date(2026, 11, 23)
+ALL_TRACKS = ", ".join(f"'t{i}'" for i in range(20))
 SKIP_MS = 30_000
 # A few iterations on a few hundred rows: the network stops before it converges.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -245,35 +245,43 @@ def test_a_disabled_reranker_reads_and_writes_nothing(spark, test_config, tmp_pa
 
 def _warehouse(spark, config, rng, feature_weeks):
     """40 listeners on 12 tracks whose skips follow the audio (listeners skip tracks far
-    from their taste), the week's candidates, and the feature tables of `feature_weeks`."""
+    from their taste), 8 more catalog tracks nobody played (what retrieval can offer), the
+    week's interactions and played lists, and the feature tables of `feature_weeks`."""
     users = [f"u{i}" for i in range(40)]
-    tracks = [f"t{i}" for i in range(12)]
+    played_tracks = [f"t{i}" for i in range(12)]
+    tracks = played_tracks + [f"t{i}" for i in range(12, 20)]
     taste_of = {u: rng.random(2) for u in users}
     sound_of = {t: rng.random(2) for t in tracks}
     plays = []
     for n in range(1200):
-        user, track = users[n % 40], tracks[rng.integers(12)]
+        user, track = users[n % 40], played_tracks[rng.integers(12)]
         completed = np.abs(taste_of[user] - sound_of[track]).sum() < 0.6
         ms, reason = (200_000, "trackdone") if completed else (4_000, "fwdbtn")
         plays.append(_event(n, track, ms, reason, not completed, 1 + n % 7, user=user))
     frame = spark.createDataFrame(plays, schema=events.EVENTS)
     frame.write.partitionBy("date").parquet(str(table_path(config, "events")))
-    write_week(
-        nested_candidates(
-            spark.createDataFrame(
-                [(u, t, 1.0, 1, "als", WEEK) for u in users[:5] for t in tracks[:4]],
-                schema=candidates.FLAT,
-            )
+    heard = sorted({(p[2], p[3]) for p in plays})
+    week_tables = {
+        "interactions": ([(u, t, 1.0, 1, 0, None) for u, t in heard], interactions.SCHEMA),
+        "played": (
+            [(u, sorted(t for v, t in heard if v == u)) for u in users],
+            played.PLAYED,
         ),
-        table_path(config, "candidates"),
-        WEEK,
-    )
+    }
+    for name, (rows, table_schema) in week_tables.items():
+        frame = spark.createDataFrame([(*row, WEEK) for row in rows], schema=table_schema)
+        write_week(frame, table_path(config, name), WEEK)
+    catalog_rows = {
+        "artists": ([("a0", "A", ["pop"], 50, 10)], catalog.ARTISTS),
+        "tracks": (
+            [(t, t, "al", "a0", 200_000, False, 50) for t in tracks],
+            catalog.TRACKS,
+        ),
+    }
+    for name, (rows, table_schema) in catalog_rows.items():
+        spark.createDataFrame(rows, table_schema).write.parquet(str(config.catalog_dir / name))
     for week in feature_weeks:
         tables = {
-            "taste_profiles": (
-                [(u, taste_of[u].tolist(), []) for u in users],
-                taste.TASTE_PROFILES,
-            ),
             "track_clusters": (
                 [(t, 0, 0.0, sound_of[t].tolist()) for t in tracks],
                 clusters.TRACK_CLUSTERS,
@@ -284,15 +292,24 @@ def _warehouse(spark, config, rng, feature_weeks):
         for name, (rows, table_schema) in tables.items():
             frame = spark.createDataFrame([(*row, week) for row in rows], schema=table_schema)
             write_week(frame, table_path(config, name), week)
+    # The week before's interactions: its listeners' taste profiles.
+    frame = spark.createDataFrame(
+        [(u, t, 1.0, 1, 0, None, feature_weeks[0]) for u, t in heard], schema=interactions.SCHEMA
+    )
+    write_week(frame, table_path(config, "interactions"), feature_weeks[0])
 
 
 @pytest.fixture(scope="module")
 def stage_config(spark, test_config, tmp_path_factory):
-    """A warehouse with the week's plays and candidates, and feature tables for the week
-    and the week before."""
+    """A warehouse with the week's plays, interactions and played lists, a catalog, and
+    feature tables for the week and the week before."""
     home = tmp_path_factory.mktemp("rerank")
     config = replace(
-        test_config, warehouse_dir=home / "warehouse", runs_dir=home / "runs", reranker=SMALL
+        test_config,
+        warehouse_dir=home / "warehouse",
+        runs_dir=home / "runs",
+        catalog_dir=home / "catalog",
+        reranker=SMALL,
     )
     _warehouse(spark, config, np.random.default_rng(5), [WEEK - timedelta(days=7), WEEK])
     return config
@@ -306,7 +323,7 @@ def test_training_features_are_the_week_befores_else_the_weeks_own(spark, stage_
     # a first week (nothing before it): its own tables, which saw the plays
     features_week, tables = training_features(spark, stage_config, before)
     assert features_week == before
-    assert {row["week"] for row in tables[0].collect()} == {before}
+    assert {row["week"] for row in tables[1].collect()} == {before}
 
 
 @pytest.mark.spark
@@ -316,7 +333,15 @@ def test_an_enabled_reranker_writes_checked_likeability_and_metrics(spark, stage
     rerank.run(spark, stage_config, WEEK, rows)
 
     likeability = spark.read.parquet(str(table_path(stage_config, "likeability")))
-    assert likeability.count() == rows["likeability"] == 20  # 5 listeners x 4 tracks
+    # Every listener's candidates are the tracks they never played: the 8 nobody played,
+    # and of the 12 played, those they did not; each with features, so each scored.
+    unplayed = (
+        spark.read.parquet(str(table_path(stage_config, "played")))
+        .selectExpr("user_id", "explode(array_except(array(" + ALL_TRACKS + "), track_ids)) t")
+        .count()
+    )
+    assert likeability.count() == rows["likeability"] == unplayed
+    assert likeability.count() > 8 * 40
     (metrics,) = spark.read.parquet(str(table_path(stage_config, "reranker_metrics"))).collect()
     assert metrics["enabled"] and metrics["week"] == WEEK
     assert metrics["features_week"] == WEEK - timedelta(days=7)

@@ -47,5 +47,5 @@ def test_run_gives_spark_workers_its_own_interpreter_without_pyspark_python(tmp_
         assert result.returncode == 0, f"{command[1]} failed:\n{result.stdout}\n{result.stderr}"
     config = PipelineConfig.load(settings, env={"WP_HOME": str(tmp_path)})
     stages = {record["stage"]: record["rows"] for record in read_stage_records(config, WEEK)}
-    assert stages["candidates"]["candidates_als"] > 0
+    assert stages["playlists"]["candidate_pool_als"] > 0
     assert (table_path(config, "playlists") / f"week={WEEK}").exists()

@@ -1,12 +1,11 @@
-"""Candidate tracks for every listener, from seven sources, into one `candidates` row per
-listener: the top `candidates_per_user` of each source, tracks the listener ever played never
-included. The week's source models are built once on the driver; one retrieval pass over
-listener batches then scores every source (jobs/domain/retrieval.py):
+"""The week's candidate source models, built once on the driver, and the listener rows the
+retrieval pass reads (jobs/domain/retrieval.py). The playlists stage retrieves and ranks in
+one pass over them (jobs/domain/discover.py); the re-ranker and `evaluate` build the same.
 
-* `als` - the ALS score u . v against the broadcast track factors (implicit's fused top-K,
-  played tracks masked inside it).
-* `listeners_like_you` - user-user: each listener's `neighbours` nearest users by cosine over
-  the ALS user factors, then what those neighbours like, voted by similarity:
+* `als` - the ALS score u . v against the track factors (implicit's fused top-K, played
+  tracks masked inside it).
+* `listeners_like_you` - user-user: each listener's `neighbours` nearest users by cosine
+  over the ALS user factors, then what those neighbours like, voted by similarity:
 
       score(u, t) = sum_v sim(u, v) c(v, t) / max_t' c(v, t')  /  sum_v sim(u, v)
 
@@ -15,17 +14,13 @@ listener batches then scores every source (jobs/domain/retrieval.py):
 * `popularity` - for cold-start listeners (few plays, or no ALS factors): the most-listened
   tracks of the look-back window, listeners(t) = #{v : c(v, t) > 0}.
 * `content` and `exploration` - tracks nearest the listener's audio taste profile, within
-  their own moods or in nearby clusters (jobs/domain/taste.py). The profiles are written to
-  `taste_profiles`. A week without audio clusters (a catalog without features) has neither.
+  their own moods or in nearby clusters (jobs/domain/taste.py). A week without audio
+  clusters (a catalog without features) has neither.
 * `tags` - tracks whose artist's tags and genres are nearest (TF-IDF cosine) to those of
-  the artists the listener plays (jobs/domain/tags.py): reaches artists nobody has played yet.
+  the artists the listener plays (jobs/domain/tags.py): reaches artists nobody has played.
 * `item_item` - tracks often played by the listeners of the listener's own tracks:
   sum_i X[u, i] S[i, j] over the tracks i they played, S the week's item-item similarity
   (EASE on a small catalog, RP3beta past `ease_max_tracks`; jobs/domain/neighbours.py).
-
-No cross join, no per-user Python loop, no Spark row per candidate.
-
-    spark-submit jobs/stages/candidates.py --week 2026-11-23
 """
 
 from __future__ import annotations
@@ -33,8 +28,8 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -44,26 +39,14 @@ from scipy.sparse import csr_matrix, diags
 
 from jobs.core.arrays import unit_rows
 from jobs.core.config import PipelineConfig, PlaylistConfig
-from jobs.core.entry import run_job
-from jobs.core.quality import check_output
-from jobs.core.runlog import previous_rows, row_count_bounds
-from jobs.core.tables import (
-    MissingTable,
-    read_parquet,
-    read_table,
-    read_week,
-    table_path,
-    with_schema,
-    write_week,
-)
+from jobs.core.tables import MissingTable, read_parquet, read_table, read_week
 from jobs.domain.matrix import UserItems, to_user_items
 from jobs.domain.neighbours import ItemSimilarity, item_similarity
-from jobs.domain.retrieval import People, Sources, candidate_checks, listener_inputs, retrieve
+from jobs.domain.retrieval import People, Sources, listener_inputs
 from jobs.domain.scoring import played_masks
 from jobs.domain.tags import TagSpace, catalog_tag_space
-from jobs.domain.taste import AudioSpace, audio_space, taste_profiles
-from schemas import candidates as schema
-from schemas import catalog, clusters, events, interactions, model, taste
+from jobs.domain.taste import audio_space, taste_profiles
+from schemas import catalog, clusters, events, interactions, model
 from schemas import played as played_schema
 
 log = logging.getLogger(__name__)
@@ -161,12 +144,19 @@ def cold_start_users(
     return light.union(unmodelled).distinct()
 
 
-def audio_clusters(
-    spark: SparkSession, config: PipelineConfig, week: date
-) -> tuple[DataFrame, DataFrame] | None:
-    """The week's (track_clusters, clusters); None, with the reason logged, when it has no
-    audio clusters: the clusters stage never ran for it, or it wrote empty partitions (a
-    catalog without audio features)."""
+@dataclass(frozen=True)
+class AudioClusters:
+    """The week's audio clusters: (track_id, cluster, features, ...) and (cluster,
+    centroid, label, ...)."""
+
+    track_clusters: DataFrame
+    clusters: DataFrame
+
+
+def audio_clusters(spark: SparkSession, config: PipelineConfig, week: date) -> AudioClusters | None:
+    """The week's audio clusters; None, with the reason logged, when it has none: the
+    clusters stage never ran for it, or it wrote empty partitions (a catalog without audio
+    features)."""
     try:
         track_clusters = read_week(spark, config, "track_clusters", clusters.TRACK_CLUSTERS, week)
         centroids = read_week(spark, config, "clusters", clusters.CLUSTERS, week)
@@ -174,7 +164,7 @@ def audio_clusters(
         why = str(missing)
     else:
         if not track_clusters.isEmpty():
-            return track_clusters, centroids
+            return AudioClusters(track_clusters, centroids)
         why = "no track has audio features (the clusters stage wrote empty partitions)"
     log.warning(
         "no taste profiles, content or exploration candidates: week %s has no audio clusters: %s",
@@ -184,40 +174,18 @@ def audio_clusters(
     return None
 
 
-def taste_source(
-    spark: SparkSession,
-    config: PipelineConfig,
-    week: date,
-    interactions_df: DataFrame,
-    rows: dict,
-) -> tuple[DataFrame | None, AudioSpace | None]:
-    """Write and check the week's `taste_profiles`; return them and the audio space the
-    `content` and `exploration` sources score in. A week without audio clusters (a catalog
-    without features) has neither: its `taste_profiles` partition is written empty (a
-    re-run replaces last run's) and `rows["audio_sources_skipped"]` is 1."""
+def week_taste_profiles(
+    spark: SparkSession, config: PipelineConfig, week: date
+) -> DataFrame | None:
+    """The week's listener taste profiles (jobs/domain/taste.py) from its interactions and
+    audio clusters, not written; None without audio clusters."""
     audio = audio_clusters(spark, config, week)
-    rows["audio_sources_skipped"] = int(audio is None)
     if audio is None:
-        write_week(
-            spark.createDataFrame([], taste.TASTE_PROFILES),
-            table_path(config, "taste_profiles"),
-            week,
-        )
-        rows["taste_profiles"] = 0
-        return None, None
-    track_clusters, centroids = audio
-    write_week(
-        with_schema(
-            taste_profiles(interactions_df, track_clusters).withColumn("week", F.lit(week)),
-            taste.TASTE_PROFILES,
-        ),
-        table_path(config, "taste_profiles"),
-        week,
+        return None
+    return taste_profiles(
+        read_week(spark, config, "interactions", interactions.SCHEMA, week),
+        audio.track_clusters,
     )
-    profiles = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
-    rows["taste_profiles"] = profiles.count()
-    check_output(config, week, profiles, taste.suite())
-    return profiles, audio_space(track_clusters, centroids, config.playlists)
 
 
 def tag_source(spark: SparkSession, config: PipelineConfig) -> TagSpace | None:
@@ -242,23 +210,40 @@ def tag_source(spark: SparkSession, config: PipelineConfig) -> TagSpace | None:
     return space
 
 
-def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> None:
+@dataclass(frozen=True)
+class Retrieval:
+    """What the retrieval pass needs for a week: the source models, broadcast, and one
+    `listener_inputs` row per listener any source can serve."""
+
+    sources: Sources
+    listeners: DataFrame
+
+
+def week_retrieval(
+    spark: SparkSession, config: PipelineConfig, week: date, profiles: DataFrame | None
+) -> Retrieval:
+    """The week's source models and listener rows from its tables; `profiles` are its
+    taste profiles (None: no audio sources this week). Sets the session's Arrow batch to
+    `scoring_batch_rows` listeners: a batch is scored against the whole catalog at once."""
     settings = config.playlists
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.scoring_batch_rows))
-    k = settings.candidates_per_user
-    user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week).cache()
-    interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week).cache()
+    user_factors = read_week(spark, config, "user_factors", model.USER_FACTORS, week)
+    interactions_df = read_week(spark, config, "interactions", interactions.SCHEMA, week)
     history = read_table(spark, config, "events", events.EVENTS)
     played = played_masks(read_week(spark, config, "played", played_schema.PLAYED, week))
     cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
     likes = positive_user_items(interactions_df)
+    audio = None
+    if profiles is not None:
+        week_clusters = audio_clusters(spark, config, week)
+        if week_clusters is not None:
+            audio = audio_space(week_clusters.track_clusters, week_clusters.clusters, settings)
     # The item-item build is driver numpy that releases the GIL (10M: 45 s on one core):
     # it runs beside the Spark work of the other sources.
     with ThreadPoolExecutor(1) as background:
         item_item = background.submit(item_item_source, likes, settings)
-        profiles, audio = taste_source(spark, config, week, interactions_df, rows)
         sources = Sources(
-            k=k,
+            k=settings.candidates_per_user,
             als=factor_source(read_week(spark, config, "track_factors", model.TRACK_FACTORS, week)),
             people=people_source(user_factors, likes, settings.neighbours),
             popularity=popularity_source(likes),
@@ -266,46 +251,6 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
             tags=tag_source(spark, config),
             item_item=item_item.result(),
         )
-    del likes  # the sources hold what they need of it
-    listeners = listener_inputs(user_factors, interactions_df, played, cold, profiles)
-    retrieved = retrieve(listeners, sources).withColumn("week", F.lit(week))
-    write_week(with_schema(retrieved, schema.SCHEMA), table_path(config, "candidates"), week)
-    written = read_week(spark, config, "candidates", schema.SCHEMA, week)
-
-    checks = candidate_checks(written).cache()
-    rows["candidate_listeners"] = checks.count()
-    totals = checks.groupBy().sum(*(f"from_{source}" for source in schema.SOURCES)).first()
-    rows.update(
-        {f"candidates_{source}": totals[f"sum(from_{source})"] or 0 for source in schema.SOURCES}
+    return Retrieval(
+        sources, listener_inputs(user_factors, interactions_df, played, cold, profiles)
     )
-    rows["candidates"] = sum(rows[f"candidates_{source}"] for source in schema.SOURCES)
-    # Of content's and tags' candidates, the tracks nobody interacted with in the look-back
-    # window (only they reach those).
-    audio_and_tags = written.select(
-        F.explode(
-            F.filter("candidates", lambda c: c["source"].isin(schema.CONTENT, schema.TAGS))
-        ).alias("c")
-    ).select("c.source", "c.track_id")
-    known = interactions_df.select("track_id").distinct()
-    unknown = audio_and_tags.join(F.broadcast(known), "track_id", "left_anti").groupBy("source")
-    rows.update({f"{source}_cold_tracks": 0 for source in (schema.CONTENT, schema.TAGS)})
-    rows.update({f"{r['source']}_cold_tracks": r["count"] for r in unknown.count().collect()})
-    for cached in (user_factors, interactions_df):
-        cached.unpersist()
-    expected = previous_rows(config, week, "candidates").get("candidates")
-    check_output(
-        config,
-        week,
-        checks,
-        schema.suite(),
-        {"max_rank": k, **row_count_bounds(expected, config.row_count_tolerance)},
-    )
-    checks.unpersist()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    run_job("candidates", argv, run, "Score top-K candidates per user from every source.")
-
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from jobs.stages.candidates import cold_start_users
+from jobs.domain.source_models import cold_start_users
 from schemas import candidates as candidates_schema
 from schemas import events, model
 from schemas import interactions as interactions_schema
