@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 from scipy.sparse import csr_matrix, diags
 
 from jobs.core.arrays import unit_rows
@@ -45,9 +46,10 @@ from jobs.domain.neighbours import ItemSimilarity, item_similarity
 from jobs.domain.retrieval import People, Sources, listener_inputs
 from jobs.domain.scoring import played_masks
 from jobs.domain.tags import TagSpace, catalog_tag_space
-from jobs.domain.taste import audio_space, taste_profiles
+from jobs.domain.taste import audio_space, taste_profiles, track_space
 from schemas import catalog, clusters, events, interactions, model
 from schemas import played as played_schema
+from schemas.taste import TASTE_PROFILES
 
 log = logging.getLogger(__name__)
 
@@ -175,17 +177,21 @@ def audio_clusters(spark: SparkSession, config: PipelineConfig, week: date) -> A
 
 
 def week_taste_profiles(
-    spark: SparkSession, config: PipelineConfig, week: date
-) -> DataFrame | None:
-    """The week's listener taste profiles (jobs/domain/taste.py) from its interactions and
-    audio clusters, not written; None without audio clusters."""
+    spark: SparkSession, config: PipelineConfig, week: date, likes: UserItems
+) -> pa.Table | None:
+    """The week's listener taste profiles (jobs/domain/taste.py) from its positive
+    confidences (`positive_user_items`) and audio clusters, not written; None without audio
+    clusters."""
     audio = audio_clusters(spark, config, week)
-    if audio is None:
-        return None
-    return taste_profiles(
-        read_week(spark, config, "interactions", interactions.SCHEMA, week),
-        audio.track_clusters,
-    )
+    space = None if audio is None else track_space(audio.track_clusters)
+    return None if space is None else taste_profiles(likes, space)
+
+
+def profiles_frame(spark: SparkSession, profiles: pa.Table | None) -> DataFrame:
+    """`taste_profiles` rows (without `week`) as a Spark frame; empty for None (a week
+    without audio clusters)."""
+    columns = StructType([field for field in TASTE_PROFILES.fields if field.name != "week"])
+    return spark.createDataFrame([] if profiles is None else profiles, columns)
 
 
 def tag_source(spark: SparkSession, config: PipelineConfig) -> TagSpace | None:
@@ -220,10 +226,15 @@ class Retrieval:
 
 
 def week_retrieval(
-    spark: SparkSession, config: PipelineConfig, week: date, profiles: DataFrame | None
+    spark: SparkSession,
+    config: PipelineConfig,
+    week: date,
+    profiles: DataFrame | None,
+    likes: UserItems | None = None,
 ) -> Retrieval:
     """The week's source models and listener rows from its tables; `profiles` are its
-    taste profiles (None: no audio sources this week). Sets the session's Arrow batch to
+    taste profiles (None: no audio sources this week), `likes` its positive confidences
+    when the caller has them (`positive_user_items`). Sets the session's Arrow batch to
     `scoring_batch_rows` listeners: a batch is scored against the whole catalog at once."""
     settings = config.playlists
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.scoring_batch_rows))
@@ -232,7 +243,8 @@ def week_retrieval(
     history = read_table(spark, config, "events", events.EVENTS)
     played = played_masks(read_week(spark, config, "played", played_schema.PLAYED, week))
     cold = cold_start_users(interactions_df, user_factors, history, week, settings.cold_start_plays)
-    likes = positive_user_items(interactions_df)
+    if likes is None:
+        likes = positive_user_items(interactions_df)
     audio = None
     if profiles is not None:
         week_clusters = audio_clusters(spark, config, week)

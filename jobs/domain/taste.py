@@ -26,54 +26,55 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame
+from scipy.sparse import csr_matrix
 
 from jobs.core.config import PlaylistConfig
+from jobs.domain.matrix import UserItems
 
 
-def taste_profiles(interactions: DataFrame, track_clusters: DataFrame) -> DataFrame:
-    """(user_id, profile, moods) from interactions (user_id, track_id, confidence) and
-    track_clusters (track_id, cluster, features). Only positive confidence counts: a track
-    the listener skips is not their taste."""
-    liked = (
-        interactions.where(F.col("confidence") > 0)
-        .select("user_id", "track_id", "confidence")
-        .join(track_clusters.select("track_id", "cluster", "features"), "track_id")
+def taste_profiles(likes: UserItems, space: TrackSpace) -> pa.Table:
+    """(user_id, profile, moods) from the look-back window's positive confidences (`likes`:
+    a track the listener skips is not their taste) and the clustered tracks, in two sparse
+    products on the driver. Listeners none of whose tracks is clustered have no row."""
+    column = pc.index_in(pa.array(likes.track_ids), value_set=pa.array(space.track_ids))
+    column = pc.fill_null(column, -1).to_numpy().astype(np.int64)
+    clustered = np.flatnonzero(column >= 0)
+    liked = likes.matrix[:, clustered].astype(np.float64)
+    features = space.features[column[clustered]]
+    weight = np.asarray(liked.sum(axis=1)).ravel()
+    users = np.flatnonzero(weight > 0)
+    liked, weight = liked[users], weight[users]
+    profile = (liked @ features) / weight[:, None]
+    per_cluster = csr_matrix(
+        (np.ones(clustered.size), (np.arange(clustered.size), space.clusters[column[clustered]])),
+        shape=(clustered.size, space.n_clusters),
     )
-    profile = (
-        liked.select("user_id", "confidence", F.posexplode("features").alias("i", "value"))
-        .groupBy("user_id", "i")
-        .agg((F.sum(F.col("confidence") * F.col("value")) / F.sum("confidence")).alias("mean"))
-        .groupBy("user_id")
-        .agg(F.sort_array(F.collect_list(F.struct("i", "mean"))).alias("_by_index"))
-        .select("user_id", F.col("_by_index.mean").alias("profile"))
+    shares = (liked @ per_cluster).tocsr()
+    shares = csr_matrix(shares.multiply(1.0 / weight[:, None]))
+    shares.eliminate_zeros()
+    row = np.repeat(np.arange(users.size), np.diff(shares.indptr))
+    # Largest share first; ties by cluster number, so the order is reproducible.
+    order = np.lexsort((shares.indices, -shares.data, row))
+    offsets = pa.array(shares.indptr.astype(np.int32))
+    moods = pa.ListArray.from_arrays(
+        offsets,
+        pa.StructArray.from_arrays(
+            [pa.array(shares.indices[order], pa.int32()), pa.array(shares.data[order])],
+            ["cluster", "share"],
+        ),
     )
-    per_cluster = liked.groupBy("user_id", "cluster").agg(F.sum("confidence").alias("weight"))
-    moods = (
-        per_cluster.withColumn(
-            "share",
-            F.col("weight") / F.sum("weight").over(Window.partitionBy("user_id")),
-        )
-        .groupBy("user_id")
-        .agg(
-            # Largest share first; ties by cluster number, so the order is reproducible.
-            F.sort_array(
-                F.collect_list(F.struct(F.col("share"), (-F.col("cluster")).alias("neg"))),
-                asc=False,
-            ).alias("_ordered")
-        )
-        .select(
-            "user_id",
-            F.transform(
-                "_ordered",
-                lambda m: F.struct(
-                    (-m["neg"]).cast("int").alias("cluster"), m["share"].alias("share")
-                ),
-            ).alias("moods"),
-        )
+    width = features.shape[1]
+    return pa.table(
+        {
+            "user_id": pa.array(likes.user_ids[users], pa.string()),
+            "profile": pa.ListArray.from_arrays(
+                pa.array(np.arange(users.size + 1, dtype=np.int32) * width),
+                pa.array(profile.ravel()),
+            ),
+            "moods": moods,
+        }
     )
-    return profile.join(moods, "user_id")
 
 
 @dataclass(frozen=True)

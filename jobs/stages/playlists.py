@@ -33,6 +33,7 @@ from jobs.core.tables import (
     write_week,
 )
 from jobs.domain import discover as ranking_pass
+from jobs.domain.matrix import UserItems
 from jobs.domain.policy import write_policy
 from jobs.domain.release_radar import (
     build_release_radar,
@@ -40,7 +41,12 @@ from jobs.domain.release_radar import (
     similar_artists,
 )
 from jobs.domain.rules import Controls, read_controls
-from jobs.domain.source_models import week_retrieval, week_taste_profiles
+from jobs.domain.source_models import (
+    positive_user_items,
+    profiles_frame,
+    week_retrieval,
+    week_taste_profiles,
+)
 from schemas import candidates as candidates_schema
 from schemas import catalog, model, taste
 from schemas import clusters as clusters_schema
@@ -178,27 +184,26 @@ def _model_version(spark: SparkSession, config: PipelineConfig, week: date) -> s
 
 
 def write_taste_profiles(
-    spark: SparkSession, config: PipelineConfig, week: date, rows: dict
+    spark: SparkSession, config: PipelineConfig, week: date, likes: UserItems, rows: dict
 ) -> DataFrame | None:
-    """Write and check the week's `taste_profiles` (jobs/domain/taste.py) and return them as
-    written. A week without audio clusters (a catalog without features) has none: its
-    partition is written empty (a re-run replaces last run's), `rows["audio_sources_skipped"]`
-    is 1 and None is returned, so the pass has no content or exploration source."""
-    profiles = week_taste_profiles(spark, config, week)
+    """Write and check the week's `taste_profiles` (jobs/domain/taste.py) from its positive
+    confidences `likes` and return them as written. A week without audio clusters (a
+    catalog without features) has none: its partition is written empty (a re-run replaces
+    last run's), `rows["audio_sources_skipped"]` is 1 and None is returned, so the pass has
+    no content or exploration source."""
+    profiles = week_taste_profiles(spark, config, week, likes)
     rows["audio_sources_skipped"] = int(profiles is None)
-    if profiles is None:
-        write_week(
-            spark.createDataFrame([], taste.TASTE_PROFILES),
-            table_path(config, "taste_profiles"),
-            week,
-        )
-        rows["taste_profiles"] = 0
-        return None
     write_week(
-        with_schema(profiles.withColumn("week", F.lit(week)), taste.TASTE_PROFILES),
+        with_schema(
+            profiles_frame(spark, profiles).withColumn("week", F.lit(week)),
+            taste.TASTE_PROFILES,
+        ),
         table_path(config, "taste_profiles"),
         week,
     )
+    if profiles is None:
+        rows["taste_profiles"] = 0
+        return None
     written = read_week(spark, config, "taste_profiles", taste.TASTE_PROFILES, week)
     rows["taste_profiles"] = written.count()
     check_output(config, week, written, taste.suite())
@@ -247,7 +252,9 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
     if config.bandit.enabled:
         rows["policy_rows"] = write_policy(spark, config, week).count()
-    retrieval = week_retrieval(spark, config, week, write_taste_profiles(spark, config, week, rows))
+    likes = positive_user_items(interactions)
+    profiles = write_taste_profiles(spark, config, week, likes, rows)
+    retrieval = week_retrieval(spark, config, week, profiles, likes)
     write_week(
         ranking_pass.discover_pool(spark, config, week, controls, rows, retrieval),
         table_path(config, "candidate_pool"),

@@ -63,8 +63,8 @@ from jobs.core.tables import (
     write_week,
 )
 from jobs.domain.retrieval import flat_candidates, retrieve
-from jobs.domain.source_models import week_retrieval
-from jobs.domain.taste import taste_profiles
+from jobs.domain.source_models import positive_user_items, profiles_frame, week_retrieval
+from jobs.domain.taste import taste_profiles, track_space
 from schemas import events, interactions, model
 from schemas import raw_events as raw
 from schemas import rerank as schema
@@ -322,10 +322,10 @@ def feature_tables(
     taste profiles are computed from its interactions and clusters: this stage runs before
     the playlists stage writes them."""
     track_clusters = read_week(spark, config, "track_clusters", TRACK_CLUSTERS, week)
+    likes = positive_user_items(read_week(spark, config, "interactions", interactions.SCHEMA, week))
+    space = track_space(track_clusters)
     return (
-        taste_profiles(
-            read_week(spark, config, "interactions", interactions.SCHEMA, week), track_clusters
-        ),
+        profiles_frame(spark, None if space is None else taste_profiles(likes, space)),
         track_clusters,
         read_week(spark, config, "user_factors", model.USER_FACTORS, week),
         read_week(spark, config, "track_factors", model.TRACK_FACTORS, week),

@@ -6,64 +6,67 @@ from dataclasses import replace
 from datetime import date
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
 from jobs.core.config import PlaylistConfig
 from jobs.core.tables import with_schema
+from jobs.domain.matrix import UserItems, to_user_items
 from jobs.domain.retrieval import Sources, flat_candidates, listener_inputs, retrieve
 from jobs.domain.scoring import masked_by_user
-from jobs.domain.taste import audio_space, taste_profiles
+from jobs.domain.source_models import profiles_frame
+from jobs.domain.taste import TrackSpace, audio_space, taste_profiles
 from schemas.taste import TASTE_PROFILES
 
 WEEK = date(2026, 11, 23)
 
 
-@pytest.fixture
-def track_clusters(spark):
-    return spark.createDataFrame(
-        [("calm", 0, [0.0, 1.0]), ("calm2", 0, [0.2, 0.8]), ("loud", 1, [1.0, 0.0])],
-        "track_id string, cluster int, features array<double>",
+SPACE = TrackSpace(
+    track_ids=np.array(["calm", "calm2", "loud"], object),
+    clusters=np.array([0, 0, 1]),
+    features=np.array([[0.0, 1.0], [0.2, 0.8], [1.0, 0.0]]),
+)
+
+
+def _likes(rows) -> UserItems:
+    """Positive confidences as `positive_user_items` collects them."""
+    user_ids, track_ids, confidence = zip(*rows)
+    return to_user_items(
+        pa.table(
+            {"user_id": user_ids, "track_id": track_ids, "confidence": list(map(float, confidence))}
+        )
     )
 
 
-def test_profile_is_the_confidence_weighted_mean_and_moods_the_shares(spark, track_clusters):
-    interactions = spark.createDataFrame(
+def test_profile_is_the_confidence_weighted_mean_and_moods_the_shares():
+    likes = _likes(
         [
             ("u", "calm", 3.0),
             ("u", "loud", 1.0),
-            ("u", "calm2", -2.0),  # skipped: not taste
             ("u", "no-features", 5.0),  # no cluster: does not count
             ("v", "no-features", 1.0),  # nothing with features: no profile
-        ],
-        "user_id string, track_id string, confidence double",
+        ]
     )
 
-    rows = {r["user_id"]: r for r in taste_profiles(interactions, track_clusters).collect()}
+    rows = {r["user_id"]: r for r in taste_profiles(likes, SPACE).to_pylist()}
 
     assert set(rows) == {"u"}
     assert rows["u"]["profile"] == pytest.approx([0.25, 0.75])
     assert [(m["cluster"], m["share"]) for m in rows["u"]["moods"]] == [(0, 0.75), (1, 0.25)]
 
 
-def test_equal_moods_are_ordered_by_cluster(spark, track_clusters):
-    interactions = spark.createDataFrame(
-        [("u", "loud", 1.0), ("u", "calm", 1.0)],
-        "user_id string, track_id string, confidence double",
-    )
-    (row,) = taste_profiles(interactions, track_clusters).collect()
+def test_equal_moods_are_ordered_by_cluster():
+    (row,) = taste_profiles(_likes([("u", "loud", 1.0), ("u", "calm", 1.0)]), SPACE).to_pylist()
     assert [m["cluster"] for m in row["moods"]] == [0, 1]
 
 
-def test_profiles_fit_the_table_schema_regression_nested_mood_nullability(spark, track_clusters):
-    # The moods struct came out with nullable fields, and a cast to non-nullable nested
-    # fields is refused: writing `taste_profiles` failed.
-    interactions = spark.createDataFrame(
-        [("u", "calm", 1.0)], "user_id string, track_id string, confidence double"
-    )
-    profiles = taste_profiles(interactions, track_clusters).withColumn("week", F.lit(WEEK))
-    (row,) = with_schema(profiles, TASTE_PROFILES).collect()
-    assert row["moods"] == [(0, 1.0)]
+def test_profiles_fit_the_table_schema(spark):
+    profiles = taste_profiles(_likes([("u", "calm", 1.0), ("w", "calm2", 2.0)]), SPACE)
+    frame = profiles_frame(spark, profiles).withColumn("week", F.lit(WEEK))
+    rows = {r["user_id"]: r for r in with_schema(frame, TASTE_PROFILES).collect()}
+    assert rows["u"]["moods"] == [(0, 1.0)] and rows["w"]["profile"] == pytest.approx([0.2, 0.8])
+    assert profiles_frame(spark, None).count() == 0
 
 
 # Two audio features, (energy, acousticness), already scaled. Cluster 0 is calm, 1 is in
