@@ -41,9 +41,10 @@ demo: install
 
 # Tests run tiny weeks in many short-lived JVMs (each spark-submit, executor and the test
 # session): the C1 compiler alone spends ~40% less CPU there than tiered C2 (measured on
-# score_candidates). Real data wants C2: this is for the test targets only. C1 alone also
-# shrinks the code cache to 48 MB, which the long-lived test-session JVM outgrew in CI
-# ("Out of space in CodeCache for adapters"): give it the tiered default back.
+# the candidate-scoring stage of the time). Real data wants C2: this is for the test
+# targets only. C1 alone also shrinks the code cache to 48 MB, which the long-lived
+# test-session JVM outgrew in CI ("Out of space in CodeCache for adapters"): give it the
+# tiered default back.
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m
 test test-fast test-cluster: export JAVA_TOOL_OPTIONS := $(TEST_JVM_OPTIONS)
 

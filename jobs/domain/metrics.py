@@ -13,7 +13,7 @@ absent from `truth` are ignored. This differs from microsoft/recommenders, which
 over users present in both frames: a model that drops users must not look better for it.
 With no users in `truth` the mean is NaN.
 
-`rank` is taken as the position in the list, as in the `candidates` table (a `playlists`
+`rank` is taken as the position in the list, as in retrieval's candidates (a `playlists`
 frame passes its `position` column renamed to rank); it is not recomputed from scores.
 A track listed twice for one user counts once, at its better rank.
 

@@ -248,7 +248,13 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     played_pairs = read_week(spark, config, "played", played_schema.PLAYED, week).select(
         "user_id", F.explode("track_ids").alias("track_id")
     )
-    controls = replace(read_controls(spark, config, week), played=played_pairs.cache())
+    controls = read_controls(spark, config, week)
+    # Both passes read only the skips of boosted tracks (a boost never follows a skip): one
+    # scan of the whole history for the two, kept.
+    boosted_skips = controls.skipped.join(
+        F.broadcast(controls.campaigns.select("track_id")), "track_id", "left_semi"
+    )
+    controls = replace(controls, played=played_pairs.cache(), skipped=boosted_skips.cache())
     interactions = read_week(spark, config, "interactions", interactions_schema.SCHEMA, week)
     if config.bandit.enabled:
         rows["policy_rows"] = write_policy(spark, config, week).count()
@@ -307,6 +313,7 @@ def run(spark: SparkSession, config: PipelineConfig, week: date, rows: dict) -> 
     discover.unpersist()
     releases.unpersist()
     controls.played.unpersist()
+    controls.skipped.unpersist()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
