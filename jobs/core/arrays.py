@@ -1,7 +1,7 @@
-"""What the numpy passes over listener batches share (jobs/domain/discover.py for Discover Weekly,
-jobs/domain/release_radar.py for Release Radar): ids as codes into a broadcast vocabulary, pair
-membership, places within groups, and the catalog's platform blocks and Discovery Mode
-campaigns as per-track arrays."""
+"""What the numpy passes over listener batches share (jobs/domain/discover_batch.py for
+Discover Weekly, jobs/domain/release_radar.py for Release Radar): ids as codes into a
+broadcast vocabulary, pair membership, places within groups, and the catalog's platform
+blocks and Discovery Mode campaigns as per-track arrays."""
 
 from __future__ import annotations
 

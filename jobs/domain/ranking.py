@@ -1,7 +1,7 @@
 """Discover Weekly's ranking: one feature row per candidate, a LightGBM lambdarank model
 learned every week from last week's pool, and the greedy pick of a playlist under
-variety penalties and hard caps. Whole-array numpy: the retrieval pass
-(jobs/domain/discover.py) calls these on one batch of listeners at a time.
+variety penalties and hard caps. Whole-array numpy: the Discover Weekly pass
+(jobs/domain/discover_batch.py) calls these on one batch of listeners at a time.
 
 * Features (`FEATURES`): every source's score and rank (NaN where the source did not
   propose the track: LightGBM learns what missing means), the track's popularity and age,

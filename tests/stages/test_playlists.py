@@ -8,7 +8,8 @@ from candidate_lists import given_lists, listeners_of
 from pyspark.sql import functions as F
 
 from jobs.core.config import PlaylistConfig, RankingConfig
-from jobs.domain.discover import PassSettings, build_discover_pool
+from jobs.domain.discover import build_discover_pool
+from jobs.domain.discover_batch import PassSettings
 from jobs.domain.release_radar import (
     build_release_radar,
     new_releases,

@@ -1,5 +1,6 @@
-"""jobs/domain/discover.py's ranking pass on hand-built Arrow batches (no Spark): the rules, the
-blend or the ranker, Discovery Mode, the caps and exploration's slots, and the pool kept."""
+"""jobs/domain/discover_batch.py's ranking of one batch on hand-built Arrow batches (no Spark):
+the rules, the blend or the ranker, Discovery Mode, the caps and exploration's slots, and the
+pool kept."""
 
 from dataclasses import replace
 from datetime import date
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.core.config import PlaylistConfig, RankingConfig
-from jobs.domain.discover import (
+from jobs.domain.discover_batch import (
     ARTIST_LIST,
     PassSettings,
     catalog_arrays,
